@@ -1,0 +1,2 @@
+//! The `irsa` binary.
+fn main() {}

@@ -1,0 +1,2 @@
+//! IAM policy engine (work in progress).
+#![forbid(unsafe_code)]
