@@ -319,6 +319,28 @@ impl TrustEditor {
         })
     }
 
+    /// What stands in for the managed statement when removing the last subject
+    /// would leave the policy without statements (IAM rejects an empty
+    /// `Statement`): a Deny of web identity from this provider, so the role
+    /// trusts no subject of it.
+    fn placeholder(&self) -> Statement {
+        Statement {
+            sid: Some(self.sid.clone()),
+            effect: Effect::Deny,
+            condition: None,
+            ..self.new_statement()
+        }
+    }
+
+    fn is_placeholder(&self, s: &Statement) -> bool {
+        let p = self.placeholder();
+        s.sid == p.sid
+            && s.effect == p.effect
+            && s.principal == p.principal
+            && s.action == p.action
+            && s.condition.is_none()
+    }
+
     fn new_statement(&self) -> Statement {
         let mut entries = Vec::new();
         if let Some(aud) = &self.audience {
@@ -372,6 +394,7 @@ impl TrustEditor {
             },
         };
         let before = policy_size(&policy.to_json());
+        policy.statements.retain(|s| !self.is_placeholder(s));
         let sub_key = self.provider.sub_key();
         let idx = match self.managed_index(&policy) {
             Some(i) => i,
@@ -499,6 +522,9 @@ impl TrustEditor {
         });
         if !changed {
             return Ok(TrustEdit::new(self.read(current)?, false));
+        }
+        if policy.statements.is_empty() {
+            policy.statements.push(self.placeholder());
         }
         policy.statement_is_list = true;
         Ok(TrustEdit::new(policy, true))
