@@ -1,6 +1,8 @@
 //! Runs the data-driven corpus in `tests/corpus/` (format: its README.md).
 //! Every failing case is listed before the test fails, so one run shows all.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed assertion
+
 use irsa_policy::{
     Context, Decision, Limits, Policy, PolicyKind, PolicyRole, PolicySet, Request,
     RequestPrincipal, validate,

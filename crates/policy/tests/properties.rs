@@ -1,5 +1,7 @@
 //! Properties of the parser, printer, evaluator and editor over generated input.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed assertion
+
 use irsa_policy::trust::{OidcProvider, TrustEditor, service_account_subject};
 use irsa_policy::{
     Context, Decision, Policy, PolicyRole, PolicySet, Request, RequestPrincipal, policy_size,

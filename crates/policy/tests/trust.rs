@@ -1,6 +1,8 @@
 //! The web-identity trust-policy editor, scenario by scenario, with every
 //! result checked by the validator and by evaluating a token's claims.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed assertion
+
 use irsa_policy::trust::{
     OidcProvider, TrustEditError, TrustEditor, service_account_subject, web_identity_trust,
 };
