@@ -36,7 +36,6 @@
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
-#![allow(missing_docs)] // TEMP
 
 pub mod admission;
 pub mod annotations;

@@ -1,1 +1,298 @@
-//! todo
+//! HTTP layer: the axum routers and the HTTPS accept loop.
+//!
+//! * [`router`] (webhook port, HTTPS): `/mutate`, `/healthz`, `/readyz`, `/metrics`;
+//! * [`metrics_router`] (`--metrics-port`, plain HTTP): `/metrics`, `/healthz`, `/readyz`, and
+//!   with `--enable-debugging-handlers` `/debug/alpha/cache`;
+//! * [`serve_https`]: rustls + hyper-util (HTTP/1.1 and h2), graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use tokio::net::TcpListener;
+
+use crate::admission::{Decision, ReviewContext, review};
+use crate::config::MutationConfig;
+use crate::metrics::Metrics;
+use crate::mutate::{DefaultRandom, RandomSource};
+use crate::store::IdentityStore;
+
+/// Default maximum request body (AdmissionReview) size: 6 MiB. Pods are limited to ~1.5 MB by
+/// etcd; a review carries at most the object and the old object.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
+
+/// Upstream's 415 body.
+pub const BAD_CONTENT_TYPE: &str = "Invalid Content-Type, expected `application/json`\n";
+
+/// Shared state of the handlers.
+#[derive(Clone)]
+pub struct AppState {
+    /// Identity store (ServiceAccounts, ConfigMap mapping, Pod Identity associations).
+    pub store: Arc<IdentityStore>,
+    /// Mutation flags.
+    pub config: Arc<MutationConfig>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Jitter source.
+    pub random: Arc<dyn RandomSource>,
+    /// `--service-account-lookup-grace-period`.
+    pub grace: Duration,
+    /// Maximum body size for `/mutate`.
+    pub max_body_bytes: usize,
+    /// `--enable-debugging-handlers`.
+    pub debugging_handlers: bool,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("store", &self.store)
+            .field("config", &self.config)
+            .field("grace", &self.grace)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// State with default randomness, metrics and body limit.
+    #[must_use]
+    pub fn new(store: Arc<IdentityStore>, config: MutationConfig) -> Self {
+        Self {
+            store,
+            config: Arc::new(config),
+            metrics: Arc::new(Metrics::new()),
+            random: Arc::new(DefaultRandom::default()),
+            grace: Duration::ZERO,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            debugging_handlers: false,
+        }
+    }
+}
+
+/// Router for the webhook (TLS) port.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/mutate", any(mutate))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(state.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+/// Router for the metrics (plain HTTP) port.
+pub fn metrics_router(state: AppState) -> Router {
+    let mut r = Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz));
+    if state.debugging_handlers {
+        r = r.route("/debug/alpha/cache", get(debug_cache));
+    }
+    r.with_state(state)
+}
+
+async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let verb = request.method().as_str().to_owned();
+    let path = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let user_agent = request
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    if path == "/mutate" {
+        state
+            .metrics
+            .observe_request(&verb, &path, status, start.elapsed());
+    }
+    tracing::debug!(%path, method = %verb, status, %user_agent, elapsed_us = start.elapsed().as_micros(), "served");
+    response
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+}
+
+async fn mutate(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if !is_json(&headers) {
+        tracing::warn!(
+            content_type = ?headers.get(header::CONTENT_TYPE),
+            "rejecting /mutate request with unexpected content type"
+        );
+        return (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            BAD_CONTENT_TYPE,
+        )
+            .into_response();
+    }
+    let ctx = ReviewContext {
+        store: &state.store,
+        config: &state.config,
+        random: state.random.as_ref(),
+        grace: state.grace,
+    };
+    let answer = review(&body, &ctx).await;
+    state.metrics.observe_decision(&answer.decision);
+    match &answer.decision {
+        Decision::Rejected(reason) => tracing::warn!(%reason, "admission review rejected"),
+        Decision::Ignored(reason) => tracing::info!(%reason, "admission review ignored"),
+        Decision::Mutated { mode, operations } => {
+            tracing::debug!(mode = mode.as_str(), operations, "pod was mutated");
+        }
+        other => tracing::debug!(decision = ?other, "pod was not mutated"),
+    }
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        answer.body,
+    )
+        .into_response()
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    if state.store.is_synced() {
+        (StatusCode::OK, "ok").into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service account cache not synced\n",
+        )
+            .into_response()
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    state.metrics.refresh_cache(&state.store);
+    match state.metrics.encode() {
+        Ok(text) => (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+async fn debug_cache(State(state): State<AppState>) -> Response {
+    let body = serde_json::json!({
+        "annotated": state.store.annotated_len(),
+        "plain": state.store.plain_len(),
+        "synced": state.store.is_synced(),
+        "configMapEntries": state.store.config_map().map_or(0, |m| m.len()),
+        "podIdentityAssociations": state.store.container_credentials().map_or(0, |c| c.len()),
+    });
+    (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+/// Maximum time for a TLS handshake before the connection is dropped.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves `router` over HTTPS on `listener` until `shutdown` resolves, then waits up to 10 s
+/// (upstream's timeout) for open connections to finish.
+pub async fn serve_https<F>(
+    listener: TcpListener,
+    router: Router,
+    tls: Arc<rustls::ServerConfig>,
+    shutdown: F,
+) -> std::io::Result<()>
+where
+    F: Future<Output = ()> + Send,
+{
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let builder =
+        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(error) => {
+                    // e.g. EMFILE: back off instead of spinning.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = tcp.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let tls_stream =
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(error)) => {
+                        tracing::debug!(%peer, %error, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "TLS handshake timed out");
+                        return;
+                    }
+                };
+            let conn = builder
+                .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(tls_stream), service);
+            if let Err(error) = watcher.watch(conn.into_owned()).await {
+                tracing::debug!(%peer, %error, "connection error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("graceful shutdown timed out; closing remaining connections");
+    }
+    Ok(())
+}
+
+/// Serves `router` over plain HTTP (the metrics port) until `shutdown` resolves.
+pub async fn serve_http<F>(
+    listener: TcpListener,
+    router: Router,
+    shutdown: F,
+) -> std::io::Result<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
