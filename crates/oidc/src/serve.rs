@@ -1,0 +1,282 @@
+//! Serving the discovery document and the JWKS (`irsa oidc serve`), with the headers
+//! kube-apiserver uses (`Cache-Control: public, max-age=3600`) plus an `ETag`.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use reqwest::Url;
+use rustls_pki_types::pem::PemObject as _;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::TcpListener;
+
+use crate::jwk::{DISCOVERY_PATH, JwkSet, discovery_document};
+use crate::keys::VerifyingKey;
+
+/// Errors of the serving side.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The issuer or JWKS URL is not a valid absolute URL.
+    #[error("invalid URL `{0}`")]
+    Url(String),
+    /// No keys to publish.
+    #[error("no keys to publish")]
+    NoKeys,
+    /// TLS certificate or key problem.
+    #[error("TLS configuration: {0}")]
+    Tls(String),
+    /// Socket error.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// The two documents an issuer publishes, pre-rendered, with their paths.
+#[derive(Clone, Debug)]
+pub struct IssuerDocuments {
+    discovery_path: String,
+    jwks_path: String,
+    discovery: Document,
+    jwks: Document,
+}
+
+#[derive(Clone, Debug)]
+struct Document {
+    body: Arc<str>,
+    etag: HeaderValue,
+    content_type: &'static str,
+    cache_control: HeaderValue,
+}
+
+impl Document {
+    fn new(body: String, content_type: &'static str, max_age: Duration) -> Self {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body.as_bytes());
+        let etag = format!("\"{}\"", URL_SAFE_NO_PAD.encode(&digest.as_ref()[..16]));
+        Self {
+            etag: HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"0\"")),
+            cache_control: HeaderValue::from_str(&format!("public, max-age={}", max_age.as_secs()))
+                .unwrap_or(HeaderValue::from_static("public, max-age=3600")),
+            body: body.into(),
+            content_type,
+        }
+    }
+
+    fn respond(&self, req_headers: &HeaderMap) -> Response {
+        let not_modified = req_headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.split(',')
+                    .any(|t| t.trim() == self.etag || t.trim() == "*")
+            });
+        let headers = [
+            (header::CACHE_CONTROL, self.cache_control.clone()),
+            (header::ETAG, self.etag.clone()),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(self.content_type),
+            ),
+        ];
+        if not_modified {
+            (StatusCode::NOT_MODIFIED, headers).into_response()
+        } else {
+            (StatusCode::OK, headers, self.body.to_string()).into_response()
+        }
+    }
+}
+
+impl IssuerDocuments {
+    /// Render the documents of `issuer` for `keys` (all published; the first is usually the
+    /// signing key). The discovery document is served at
+    /// `<issuer path>/.well-known/openid-configuration`, the JWKS at the path of `jwks_uri`
+    /// (default `<issuer>/openid/v1/jwks`). `max_age` is the `Cache-Control` lifetime.
+    ///
+    /// # Errors
+    /// Invalid URLs, or no keys.
+    pub fn new(
+        issuer: &str,
+        jwks_uri: Option<&str>,
+        keys: &[VerifyingKey],
+        max_age: Duration,
+    ) -> Result<Self, ServeError> {
+        if keys.is_empty() {
+            return Err(ServeError::NoKeys);
+        }
+        let issuer_url = Url::parse(issuer).map_err(|_| ServeError::Url(issuer.into()))?;
+        let doc = discovery_document(issuer, jwks_uri, keys);
+        let jwks_url =
+            Url::parse(&doc.jwks_uri).map_err(|_| ServeError::Url(doc.jwks_uri.clone()))?;
+        let discovery_path = format!(
+            "{}{DISCOVERY_PATH}",
+            issuer_url.path().trim_end_matches('/')
+        );
+        Ok(Self {
+            discovery_path,
+            jwks_path: jwks_url.path().to_owned(),
+            discovery: Document::new(doc.to_json(), "application/json", max_age),
+            jwks: Document::new(
+                JwkSet::from_keys(keys).to_json(),
+                "application/jwk-set+json",
+                max_age,
+            ),
+        })
+    }
+
+    /// Path of the discovery document.
+    #[must_use]
+    pub fn discovery_path(&self) -> &str {
+        &self.discovery_path
+    }
+
+    /// Path of the JWKS.
+    #[must_use]
+    pub fn jwks_path(&self) -> &str {
+        &self.jwks_path
+    }
+}
+
+/// An axum router serving the two documents (GET and HEAD, `If-None-Match` → 304) plus
+/// `/healthz`.
+pub fn router(docs: IssuerDocuments) -> Router {
+    let discovery = docs.discovery.clone();
+    let jwks = docs.jwks.clone();
+    let mut router = Router::new()
+        .route(
+            &docs.discovery_path,
+            get(move |h: HeaderMap| async move { discovery.respond(&h) }),
+        )
+        .route("/healthz", get(|| async { "ok" }));
+    if docs.jwks_path != docs.discovery_path && docs.jwks_path != "/healthz" {
+        router = router.route(
+            &docs.jwks_path,
+            get(move |h: HeaderMap| async move { jwks.respond(&h) }),
+        );
+    }
+    router
+}
+
+/// A rustls server configuration (aws-lc-rs provider) from PEM certificate chain and key.
+///
+/// # Errors
+/// Unparsable PEM, no certificate, key not matching.
+pub fn tls_config(
+    cert_chain_pem: &[u8],
+    key_pem: &[u8],
+) -> Result<rustls::ServerConfig, ServeError> {
+    let certs = CertificateDer::pem_slice_iter(cert_chain_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ServeError::Tls(format!("certificate PEM: {e}")))?;
+    if certs.is_empty() {
+        return Err(ServeError::Tls("no certificate in PEM".into()));
+    }
+    let key = PrivateKeyDer::from_pem_slice(key_pem)
+        .map_err(|e| ServeError::Tls(format!("key PEM: {e}")))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| ServeError::Tls(e.to_string()))?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(|e| ServeError::Tls(e.to_string()))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// Serve `router` on `listener` until `shutdown` completes; HTTPS when `tls` is given.
+///
+/// # Errors
+/// Socket errors of the listener.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let Some(tls) = tls else {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        return Ok(());
+    };
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            () = &mut shutdown => return Ok(()),
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let acceptor = acceptor.clone();
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        tokio::spawn(async move {
+            let stream =
+                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "TLS handshake timed out");
+                        return;
+                    }
+                };
+            let io = hyper_util::rt::TokioIo::new(stream);
+            if let Err(e) =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .serve_connection(io, service)
+                    .await
+            {
+                tracing::debug!(%peer, error = %e, "connection error");
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{KeySpec, SigningKey};
+
+    #[test]
+    fn paths_follow_issuer_and_jwks_uri() -> Result<(), Box<dyn std::error::Error>> {
+        let key = SigningKey::generate(KeySpec::Rsa(2048))?;
+        let keys = [key.public_key().clone()];
+        let d = IssuerDocuments::new(
+            "https://h.example/id/ABC",
+            None,
+            &keys,
+            Duration::from_secs(60),
+        )?;
+        assert_eq!(
+            d.discovery_path(),
+            "/id/ABC/.well-known/openid-configuration"
+        );
+        assert_eq!(d.jwks_path(), "/id/ABC/openid/v1/jwks");
+        let d = IssuerDocuments::new(
+            "https://h.example",
+            Some("https://cdn.example/keys.json"),
+            &keys,
+            Duration::from_secs(60),
+        )?;
+        assert_eq!(d.discovery_path(), "/.well-known/openid-configuration");
+        assert_eq!(d.jwks_path(), "/keys.json");
+        assert!(
+            IssuerDocuments::new("https://h.example", None, &[], Duration::from_secs(1)).is_err()
+        );
+        Ok(())
+    }
+}
