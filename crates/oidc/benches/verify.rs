@@ -12,8 +12,8 @@ use std::sync::Arc;
 use base64::Engine as _;
 use irsa_oidc::fetch::Fetched;
 use irsa_oidc::{
-    CachePolicy, FetchError, KeySet, KeySource, KeySpec, SigningKey, TokenParams, TrustedIssuer,
-    ValidationOptions, Validator, Verifier, mint_token,
+    CachePolicy, FetchError, KeySet, KeySource, KeySpec, SigningKey, TokenParams, TrustedIssuer, ValidationOptions,
+    Validator, Verifier, mint_token,
 };
 
 const ISS: &str = "https://oidc.example.com/id/BENCH";
@@ -59,30 +59,20 @@ fn main() {
 #[divan::bench]
 fn bare_rsa_signature_check(bencher: divan::Bencher<'_, '_>) {
     let f = fixture();
-    let key = aws_lc_rs::signature::ParsedPublicKey::new(
-        &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
-        &f.spki,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let key = aws_lc_rs::signature::ParsedPublicKey::new(&aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256, &f.spki)
+        .unwrap_or_else(|e| panic!("{e}"));
     let (input, sig) = f.token.rsplit_once('.').unwrap_or_default();
     let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(sig)
         .unwrap_or_default();
-    bencher.bench_local(|| {
-        key.verify_sig(black_box(input.as_bytes()), black_box(&sig))
-            .is_ok()
-    });
+    bencher.bench_local(|| key.verify_sig(black_box(input.as_bytes()), black_box(&sig)).is_ok());
 }
 
 #[divan::bench]
 fn validator_with_keys(bencher: divan::Bencher<'_, '_>) {
     let f = fixture();
     let now = irsa_oidc::token::unix_now();
-    bencher.bench_local(|| {
-        f.validator
-            .verify_with_keys(black_box(&f.token), &f.keys, now)
-            .is_ok()
-    });
+    bencher.bench_local(|| f.validator.verify_with_keys(black_box(&f.token), &f.keys, now).is_ok());
 }
 
 #[divan::bench]

@@ -89,9 +89,7 @@ impl CachePolicy {
     pub fn ttl(&self, cc: Option<CacheControl>) -> Duration {
         let ttl = match cc {
             Some(CacheControl { no_cache: true, .. }) => self.min_ttl,
-            Some(CacheControl {
-                max_age: Some(s), ..
-            }) => Duration::from_secs(s),
+            Some(CacheControl { max_age: Some(s), .. }) => Duration::from_secs(s),
             _ => self.default_ttl,
         };
         ttl.clamp(self.min_ttl, self.max_ttl.max(self.min_ttl))
@@ -232,33 +230,18 @@ mod tests {
     #[test]
     fn cache_control_parsing_and_bounds() {
         let p = policy();
-        assert_eq!(
-            CacheControl::parse("public, max-age=3600").max_age,
-            Some(3600)
-        );
+        assert_eq!(CacheControl::parse("public, max-age=3600").max_age, Some(3600));
         assert_eq!(CacheControl::parse("max-age=\"20\"").max_age, Some(20));
-        assert_eq!(
-            CacheControl::parse("max-age=20, s-maxage=40").max_age,
-            Some(40)
-        );
+        assert_eq!(CacheControl::parse("max-age=20, s-maxage=40").max_age, Some(40));
         assert_eq!(CacheControl::parse("max-age=abc").max_age, None);
         assert!(CacheControl::parse("No-Store").no_cache);
         assert_eq!(
             p.ttl(Some(CacheControl::parse("max-age=3600"))),
             Duration::from_secs(100)
         );
-        assert_eq!(
-            p.ttl(Some(CacheControl::parse("max-age=0"))),
-            Duration::from_secs(10)
-        );
-        assert_eq!(
-            p.ttl(Some(CacheControl::parse("max-age=30"))),
-            Duration::from_secs(30)
-        );
-        assert_eq!(
-            p.ttl(Some(CacheControl::parse("no-cache"))),
-            Duration::from_secs(10)
-        );
+        assert_eq!(p.ttl(Some(CacheControl::parse("max-age=0"))), Duration::from_secs(10));
+        assert_eq!(p.ttl(Some(CacheControl::parse("max-age=30"))), Duration::from_secs(30));
+        assert_eq!(p.ttl(Some(CacheControl::parse("no-cache"))), Duration::from_secs(10));
         assert_eq!(p.ttl(None), Duration::from_secs(50));
     }
 
@@ -269,38 +252,21 @@ mod tests {
         let mut c = IssuerCache::default();
         assert!(matches!(c.lookup(&p, t0), Lookup::Fetch));
         c.record_attempt(t0);
-        c.record_success(
-            &p,
-            t0,
-            KeySet::default(),
-            Some(CacheControl::parse("max-age=20")),
-        );
-        assert!(matches!(
-            c.lookup(&p, t0 + Duration::from_secs(19)),
-            Lookup::Keys(_)
-        ));
+        c.record_success(&p, t0, KeySet::default(), Some(CacheControl::parse("max-age=20")));
+        assert!(matches!(c.lookup(&p, t0 + Duration::from_secs(19)), Lookup::Keys(_)));
         let t1 = t0 + Duration::from_secs(21);
         assert!(matches!(c.lookup(&p, t1), Lookup::Fetch));
         // issuer down: stale keys served
         let err = FetchError::Timeout { url: "u".into() };
         assert!(c.record_failure(&p, t1, err.clone()).is_ok());
         // within backoff: no new fetch, stale served
-        assert!(matches!(
-            c.lookup(&p, t1 + Duration::from_secs(1)),
-            Lookup::Keys(_)
-        ));
+        assert!(matches!(c.lookup(&p, t1 + Duration::from_secs(1)), Lookup::Keys(_)));
         // after backoff: fetch again
-        assert!(matches!(
-            c.lookup(&p, t1 + Duration::from_secs(3)),
-            Lookup::Fetch
-        ));
+        assert!(matches!(c.lookup(&p, t1 + Duration::from_secs(3)), Lookup::Fetch));
         // past fresh_until + max_stale: error
         let t2 = t0 + Duration::from_secs(20 + 31);
         assert!(c.record_failure(&p, t2, err).is_err());
-        assert!(matches!(
-            c.lookup(&p, t2 + Duration::from_secs(1)),
-            Lookup::Fail(_)
-        ));
+        assert!(matches!(c.lookup(&p, t2 + Duration::from_secs(1)), Lookup::Fail(_)));
     }
 
     #[test]

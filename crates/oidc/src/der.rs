@@ -61,9 +61,7 @@ impl<'a> Reader<'a> {
                 return Err(KeyError::Der("bad length"));
             }
             let (len_bytes, rest) = rest.split_at(n);
-            let len = len_bytes
-                .iter()
-                .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+            let len = len_bytes.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
             if len < 0x80 || len_bytes.first() == Some(&0) {
                 return Err(KeyError::Der("non-minimal length"));
             }
@@ -80,11 +78,7 @@ impl<'a> Reader<'a> {
     /// Read one TLV and require its tag.
     pub(crate) fn expect(&mut self, tag: u8, what: &'static str) -> Result<&'a [u8], KeyError> {
         let (t, c) = self.any()?;
-        if t == tag {
-            Ok(c)
-        } else {
-            Err(KeyError::Der(what))
-        }
+        if t == tag { Ok(c) } else { Err(KeyError::Der(what)) }
     }
 
     /// Read one TLV and return its full encoding (tag, length and contents).
@@ -112,11 +106,7 @@ pub(crate) fn parse_spki(der: &[u8]) -> Result<Spki<'_>, KeyError> {
     let mut r = Reader::new(seq);
     let mut alg = Reader::new(r.expect(TAG_SEQUENCE, "AlgorithmIdentifier is not a SEQUENCE")?);
     let algorithm = alg.expect(TAG_OID, "algorithm is not an OID")?;
-    let parameters = if alg.is_empty() {
-        None
-    } else {
-        Some(alg.any()?)
-    };
+    let parameters = if alg.is_empty() { None } else { Some(alg.any()?) };
     let bits = r.expect(TAG_BIT_STRING, "subjectPublicKey is not a BIT STRING")?;
     if !r.is_empty() {
         return Err(KeyError::Der("trailing data in SubjectPublicKeyInfo"));
@@ -139,27 +129,20 @@ pub(crate) fn pkcs8_algorithm(der: &[u8]) -> Result<AlgorithmId<'_>, KeyError> {
     r.expect(TAG_INTEGER, "PKCS#8 version missing")?;
     let mut alg = Reader::new(r.expect(TAG_SEQUENCE, "PKCS#8 AlgorithmIdentifier missing")?);
     let oid = alg.expect(TAG_OID, "PKCS#8 algorithm is not an OID")?;
-    let params = if alg.is_empty() {
-        None
-    } else {
-        Some(alg.any()?)
-    };
+    let params = if alg.is_empty() { None } else { Some(alg.any()?) };
     r.expect(TAG_OCTET_STRING, "PKCS#8 privateKey missing")?;
     Ok((oid, params))
 }
 
 /// The curve OID of a SEC1 `ECPrivateKey` (RFC 5915), if it names one.
 pub(crate) fn sec1_curve(der: &[u8]) -> Result<Option<&[u8]>, KeyError> {
-    let mut r =
-        Reader::new(Reader::new(der).expect(TAG_SEQUENCE, "ECPrivateKey is not a SEQUENCE")?);
+    let mut r = Reader::new(Reader::new(der).expect(TAG_SEQUENCE, "ECPrivateKey is not a SEQUENCE")?);
     r.expect(TAG_INTEGER, "ECPrivateKey version missing")?;
     r.expect(TAG_OCTET_STRING, "ECPrivateKey privateKey missing")?;
     while !r.is_empty() {
         let (tag, contents) = r.any()?;
         if tag == 0xa0 {
-            return Ok(Some(
-                Reader::new(contents).expect(TAG_OID, "curve is not an OID")?,
-            ));
+            return Ok(Some(Reader::new(contents).expect(TAG_OID, "curve is not an OID")?));
         }
     }
     Ok(None)
@@ -167,8 +150,7 @@ pub(crate) fn sec1_curve(der: &[u8]) -> Result<Option<&[u8]>, KeyError> {
 
 /// The DER SubjectPublicKeyInfo inside an X.509 certificate.
 pub(crate) fn certificate_spki(der: &[u8]) -> Result<&[u8], KeyError> {
-    let mut cert =
-        Reader::new(Reader::new(der).expect(TAG_SEQUENCE, "certificate is not a SEQUENCE")?);
+    let mut cert = Reader::new(Reader::new(der).expect(TAG_SEQUENCE, "certificate is not a SEQUENCE")?);
     let mut tbs = Reader::new(cert.expect(TAG_SEQUENCE, "tbsCertificate is not a SEQUENCE")?);
     let mut first = tbs.any_raw()?;
     if first.first() == Some(&0xa0) {
@@ -274,10 +256,7 @@ pub(crate) fn parse_pem(input: &[u8]) -> Result<Vec<PemBlock>, KeyError> {
     let mut lines = text.lines();
     while let Some(line) = lines.next() {
         let line = line.trim();
-        let Some(label) = line
-            .strip_prefix("-----BEGIN ")
-            .and_then(|l| l.strip_suffix("-----"))
-        else {
+        let Some(label) = line.strip_prefix("-----BEGIN ").and_then(|l| l.strip_suffix("-----")) else {
             continue;
         };
         let end = format!("-----END {label}-----");
@@ -331,11 +310,7 @@ mod tests {
     fn rejects_truncated_and_overlong() {
         assert!(Reader::new(&[0x30]).any().is_err());
         assert!(Reader::new(&[0x30, 0x05, 0x00]).any().is_err());
-        assert!(
-            Reader::new(&[0x30, 0x81, 0x05, 0, 0, 0, 0, 0])
-                .any()
-                .is_err()
-        ); // non-minimal
+        assert!(Reader::new(&[0x30, 0x81, 0x05, 0, 0, 0, 0, 0]).any().is_err()); // non-minimal
         assert!(Reader::new(&[0x30, 0x85, 1, 1, 1, 1, 1]).any().is_err());
         let mut r = Reader::new(&[0x02, 0x01, 0x05]);
         assert_eq!(r.any().ok(), Some((0x02, &[5u8][..])));

@@ -123,6 +123,15 @@ pub enum FetchError {
         /// Short description of the failure.
         reason: String,
     },
+    /// The server's certificate is not trusted (unknown CA, wrong name, expired). Not
+    /// transient: configure the CA bundle.
+    #[error("TLS failure with {url}: {reason}")]
+    Tls {
+        /// The URL (sanitized).
+        url: String,
+        /// Description.
+        reason: String,
+    },
     /// Timeout while waiting for a response or reading its body. Transient.
     #[error("timed out fetching {url}")]
     Timeout {
@@ -167,9 +176,7 @@ impl FetchError {
             Self::Unreachable { .. } | Self::Timeout { .. } => true,
             Self::Status { status, .. } => *status >= 500 || *status == 429 || *status == 408,
             Self::BackingOff(inner) => inner.is_transient(),
-            Self::InsecureUrl { .. } | Self::TooLarge { .. } | Self::InvalidDocument { .. } => {
-                false
-            }
+            Self::InsecureUrl { .. } | Self::Tls { .. } | Self::TooLarge { .. } | Self::InvalidDocument { .. } => false,
         }
     }
 }
@@ -190,9 +197,7 @@ pub enum VerifyError {
     #[error("malformed token: {0}")]
     Malformed(String),
     /// The header's `alg` is not RS256/384/512 or ES256/384/512.
-    #[error(
-        "signature algorithm `{0}` is not accepted (RS256, RS384, RS512, ES256, ES384, ES512 only)"
-    )]
+    #[error("signature algorithm `{0}` is not accepted (RS256, RS384, RS512, ES256, ES384, ES512 only)")]
     UnsupportedAlgorithm(String),
     /// A header parameter we refuse (`crit`, `b64`).
     #[error("unsupported JOSE header parameter `{0}`")]
@@ -358,9 +363,6 @@ mod tests {
             VerifyError::AudienceMismatch.sts_error_code(),
             StsErrorCode::InvalidIdentityToken
         );
-        assert_eq!(
-            StsErrorCode::IdpCommunicationError.as_str(),
-            "IDPCommunicationError"
-        );
+        assert_eq!(StsErrorCode::IdpCommunicationError.as_str(), "IDPCommunicationError");
     }
 }

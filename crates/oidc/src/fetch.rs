@@ -108,9 +108,7 @@ pub fn check_url(url: &str, allow_http: bool) -> Result<Url, FetchError> {
         "https" => {}
         "http" if allow_http => {}
         "http" => {
-            return Err(bad(
-                "https is required (http is allowed only in development mode)",
-            ));
+            return Err(bad("https is required (http is allowed only in development mode)"));
         }
         _ => return Err(bad("scheme must be https")),
     }
@@ -140,8 +138,7 @@ impl HttpKeySource {
             .user_agent(concat!("irsa-oidc/", env!("CARGO_PKG_VERSION")))
             .no_proxy();
         if let Some(pem) = &options.extra_ca_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| ConfigError::CaBundle(e.to_string()))?;
+            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| ConfigError::CaBundle(e.to_string()))?;
             if certs.is_empty() {
                 return Err(ConfigError::CaBundle("no certificate in bundle".into()));
             }
@@ -151,9 +148,7 @@ impl HttpKeySource {
                 builder.tls_certs_merge(certs)
             };
         }
-        let client = builder
-            .build()
-            .map_err(|e| ConfigError::Client(error_chain(&e)))?;
+        let client = builder.build().map_err(|e| ConfigError::Client(error_chain(&e)))?;
         Ok(Self { client, options })
     }
 
@@ -218,8 +213,8 @@ impl KeySource for HttpKeySource {
             url: sanitize(url.as_str()),
             reason,
         };
-        let doc: DiscoveryMinimal = serde_json::from_slice(&body)
-            .map_err(|e| invalid(&disc_url, format!("not a discovery document: {e}")))?;
+        let doc: DiscoveryMinimal =
+            serde_json::from_slice(&body).map_err(|e| invalid(&disc_url, format!("not a discovery document: {e}")))?;
         if doc.issuer != issuer {
             return Err(invalid(
                 &disc_url,
@@ -234,10 +229,7 @@ impl KeySource for HttpKeySource {
         let (body, cache_control) = self.get(&jwks_url).await?;
         let keys = KeySet::from_jwks_json(&body).map_err(|e| invalid(&jwks_url, e))?;
         tracing::debug!(issuer, keys = keys.usable_len(), "fetched issuer keys");
-        Ok(Fetched {
-            keys,
-            cache_control,
-        })
+        Ok(Fetched { keys, cache_control })
     }
 }
 
@@ -268,12 +260,24 @@ fn map_reqwest(url: &str, e: &reqwest::Error) -> FetchError {
         };
     }
     // a certificate the configured roots do not trust is a configuration problem, not an outage
+    // (the rustls error usually sits inside an io::Error inside boxed connector errors, which
+    // downcasting does not always reach, so the message is checked as well)
+    if reason.contains("invalid peer certificate") {
+        return FetchError::Tls {
+            url: url.into(),
+            reason,
+        };
+    }
     let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(s) = src {
-        if s.downcast_ref::<rustls::Error>().is_some() {
-            return FetchError::InvalidDocument {
+        let tls = s.downcast_ref::<rustls::Error>().is_some()
+            || s.downcast_ref::<std::io::Error>()
+                .and_then(std::io::Error::get_ref)
+                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some());
+        if tls {
+            return FetchError::Tls {
                 url: url.into(),
-                reason: format!("TLS: {reason}"),
+                reason,
             };
         }
         src = s.source();
@@ -445,12 +449,7 @@ impl<S: KeySource> Verifier<S> {
     }
 
     /// Refresh because of an unknown `kid`, at most once per refresh interval.
-    async fn refresh(
-        &self,
-        slot: &Slot,
-        issuer: &str,
-        current: Arc<KeySet>,
-    ) -> Result<Arc<KeySet>, FetchError> {
+    async fn refresh(&self, slot: &Slot, issuer: &str, current: Arc<KeySet>) -> Result<Arc<KeySet>, FetchError> {
         let generation = slot.state().generation();
         let _flight = slot.fetch.lock().await;
         {
@@ -473,9 +472,7 @@ impl<S: KeySource> Verifier<S> {
         let result = self.source.fetch(issuer).await;
         let mut state = slot.state();
         match result {
-            Ok(f) => {
-                Ok(state.record_success(&self.policy, Instant::now(), f.keys, f.cache_control))
-            }
+            Ok(f) => Ok(state.record_success(&self.policy, Instant::now(), f.keys, f.cache_control)),
             Err(e) => {
                 tracing::warn!(issuer, error = %e, "fetching issuer keys failed");
                 state.record_failure(&self.policy, Instant::now(), e)

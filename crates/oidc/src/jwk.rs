@@ -110,14 +110,11 @@ impl Jwk {
         let alg = match self.alg.as_deref() {
             None => None,
             Some(a) => Some(
-                Algorithm::from_name(a)
-                    .ok_or_else(|| KeyError::Jwk(format!("unsupported alg `{}`", sanitize(a))))?,
+                Algorithm::from_name(a).ok_or_else(|| KeyError::Jwk(format!("unsupported alg `{}`", sanitize(a))))?,
             ),
         };
         let field = |name: &'static str, v: &Option<String>| -> Result<Vec<u8>, KeyError> {
-            let v = v
-                .as_deref()
-                .ok_or_else(|| KeyError::Jwk(format!("missing `{name}`")))?;
+            let v = v.as_deref().ok_or_else(|| KeyError::Jwk(format!("missing `{name}`")))?;
             URL_SAFE_NO_PAD
                 .decode(v)
                 .map_err(|_| KeyError::Jwk(format!("`{name}` is not base64url")))
@@ -127,9 +124,7 @@ impl Jwk {
                 let n = field("n", &self.n)?;
                 let e = field("e", &self.e)?;
                 if n.first() == Some(&0) || e.first() == Some(&0) || e.is_empty() {
-                    return Err(KeyError::Jwk(
-                        "`n`/`e` have leading zeros or are empty".into(),
-                    ));
+                    return Err(KeyError::Jwk("`n`/`e` have leading zeros or are empty".into()));
                 }
                 PublicParams::Rsa { n, e }
             }
@@ -145,10 +140,7 @@ impl Jwk {
                 PublicParams::Ec { curve, x, y }
             }
             other => {
-                return Err(KeyError::Jwk(format!(
-                    "unsupported kty `{}`",
-                    sanitize(other)
-                )));
+                return Err(KeyError::Jwk(format!("unsupported kty `{}`", sanitize(other))));
             }
         };
         VerifyingKey::from_params(Some(self.kid.clone().unwrap_or_default()), params, alg)
@@ -248,11 +240,7 @@ pub fn discovery_url(issuer: &str) -> String {
 /// `<issuer>/openid/v1/jwks`; the algorithm list is that of `keys` (sorted, de-duplicated),
 /// `RS256` when no keys are given.
 #[must_use]
-pub fn discovery_document(
-    issuer: &str,
-    jwks_uri: Option<&str>,
-    keys: &[VerifyingKey],
-) -> DiscoveryDocument {
+pub fn discovery_document(issuer: &str, jwks_uri: Option<&str>, keys: &[VerifyingKey]) -> DiscoveryDocument {
     let mut algs: BTreeSet<Algorithm> = keys.iter().map(VerifyingKey::default_algorithm).collect();
     if algs.is_empty() {
         algs.insert(Algorithm::RS256);
@@ -363,10 +351,7 @@ mod tests {
     fn jwk_field_order_matches_go_jose() -> Result<(), KeyError> {
         let key = SigningKey::generate(KeySpec::Rsa(2048))?;
         let json = serde_json::to_string(&key.public_key().to_jwk()).unwrap_or_default();
-        let prefix = format!(
-            r#"{{"use":"sig","kty":"RSA","kid":"{}","alg":"RS256","n":""#,
-            key.kid()
-        );
+        let prefix = format!(r#"{{"use":"sig","kty":"RSA","kid":"{}","alg":"RS256","n":""#, key.kid());
         assert!(json.starts_with(&prefix), "{json}");
         assert!(json.ends_with(r#","e":"AQAB"}"#), "{json}");
         let ec = SigningKey::generate(KeySpec::Ec(Curve::P256))?;
@@ -381,11 +366,7 @@ mod tests {
 
     #[test]
     fn jwk_roundtrip_keeps_kid_and_params() -> Result<(), KeyError> {
-        for spec in [
-            KeySpec::Rsa(2048),
-            KeySpec::Ec(Curve::P256),
-            KeySpec::Ec(Curve::P521),
-        ] {
+        for spec in [KeySpec::Rsa(2048), KeySpec::Ec(Curve::P256), KeySpec::Ec(Curve::P521)] {
             let key = SigningKey::generate(spec)?;
             let back = key.public_key().to_jwk().to_verifying_key()?;
             assert_eq!(back.kid(), key.kid());
@@ -426,7 +407,8 @@ mod tests {
 
     #[test]
     fn keyset_keeps_rejected_entries() {
-        let json = br#"{"keys":[{"kty":"RSA","kid":"small","n":"AQAB","e":"AQAB"},{"kty":"oct","kid":"h","k":"AAAA"}]}"#;
+        let json =
+            br#"{"keys":[{"kty":"RSA","kid":"small","n":"AQAB","e":"AQAB"},{"kty":"oct","kid":"h","k":"AAAA"}]}"#;
         assert!(KeySet::from_jwks_json(json).is_err());
         assert!(KeySet::from_jwks_json(b"[]").is_err());
         assert!(KeySet::from_jwks_json(b"{}").is_err());

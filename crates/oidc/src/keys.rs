@@ -191,10 +191,7 @@ impl Curve {
 /// The kube-apiserver key id: base64url (unpadded) SHA-256 of the DER SubjectPublicKeyInfo.
 #[must_use]
 pub fn key_id(spki_der: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(
-        &aws_lc_rs::digest::SHA256,
-        spki_der,
-    ))
+    URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, spki_der))
 }
 
 /// Public parameters of a key.
@@ -279,9 +276,7 @@ impl VerifyingKey {
             match spki.parameters {
                 None | Some((der::TAG_NULL, [])) => {}
                 Some(_) => {
-                    return Err(KeyError::Der(
-                        "RSA AlgorithmIdentifier parameters must be NULL",
-                    ));
+                    return Err(KeyError::Der("RSA AlgorithmIdentifier parameters must be NULL"));
                 }
             }
             let (n, e) = der::rsa_public_key(spki.key)?;
@@ -296,9 +291,7 @@ impl VerifyingKey {
             let curve = Curve::from_oid(curve_oid)?;
             ec_params_from_point(curve, spki.key)?
         } else if spki.algorithm == der::OID_ED25519 {
-            return Err(KeyError::UnsupportedKeyType(
-                "Ed25519 (EdDSA is not accepted by STS)",
-            ));
+            return Err(KeyError::UnsupportedKeyType("Ed25519 (EdDSA is not accepted by STS)"));
         } else if spki.algorithm == der::OID_RSA_PSS {
             return Err(KeyError::UnsupportedKeyType("RSASSA-PSS keys"));
         } else {
@@ -312,11 +305,7 @@ impl VerifyingKey {
     ///
     /// # Errors
     /// Invalid parameters, wrong RSA size, `alg` not fitting the key.
-    pub fn from_params(
-        kid: Option<String>,
-        params: PublicParams,
-        alg: Option<Algorithm>,
-    ) -> Result<Self, KeyError> {
+    pub fn from_params(kid: Option<String>, params: PublicParams, alg: Option<Algorithm>) -> Result<Self, KeyError> {
         let (spki_der, algs): (Vec<u8>, Vec<Algorithm>) = match &params {
             PublicParams::Rsa { n, e } => {
                 let bits = bit_len(n);
@@ -399,15 +388,9 @@ impl VerifyingKey {
                         None,
                     )?);
                 }
-                "CERTIFICATE" => {
-                    keys.push(Self::from_spki_der(der::certificate_spki(&block.der)?)?)
-                }
+                "CERTIFICATE" => keys.push(Self::from_spki_der(der::certificate_spki(&block.der)?)?),
                 "PRIVATE KEY" | "RSA PRIVATE KEY" | "EC PRIVATE KEY" => {
-                    keys.push(
-                        SigningKey::from_der_block(&block.label, &block.der)?
-                            .public
-                            .clone(),
-                    );
+                    keys.push(SigningKey::from_der_block(&block.label, &block.der)?.public.clone());
                 }
                 "EC PARAMETERS" => {}
                 "ENCRYPTED PRIVATE KEY" => return Err(KeyError::Encrypted),
@@ -519,9 +502,7 @@ fn ec_params_from_point(curve: Curve, point: &[u8]) -> Result<PublicParams, KeyE
                 y: y.to_vec(),
             })
         }
-        _ => Err(KeyError::Der(
-            "EC public key is not an uncompressed point of the curve",
-        )),
+        _ => Err(KeyError::Der("EC public key is not an uncompressed point of the curve")),
     }
 }
 
@@ -603,9 +584,9 @@ impl SigningKey {
                 };
                 Signer::Rsa(RsaKeyPair::generate(size).map_err(|_| KeyError::Generation)?)
             }
-            KeySpec::Ec(curve) => Signer::Ec(
-                EcdsaKeyPair::generate(curve.signing()).map_err(|_| KeyError::Generation)?,
-            ),
+            KeySpec::Ec(curve) => {
+                Signer::Ec(EcdsaKeyPair::generate(curve.signing()).map_err(|_| KeyError::Generation)?)
+            }
         };
         Self::from_signer(signer)
     }
@@ -660,13 +641,10 @@ impl SigningKey {
         let signer = match label {
             "RSA PRIVATE KEY" => Signer::Rsa(RsaKeyPair::from_der(der).map_err(rejected)?),
             "EC PRIVATE KEY" => {
-                let curve = der::sec1_curve(der)?.ok_or(KeyError::UnsupportedKeyType(
-                    "EC private key without a named curve",
-                ))?;
+                let curve = der::sec1_curve(der)?
+                    .ok_or(KeyError::UnsupportedKeyType("EC private key without a named curve"))?;
                 let curve = Curve::from_oid(curve)?;
-                Signer::Ec(
-                    EcdsaKeyPair::from_private_key_der(curve.signing(), der).map_err(rejected)?,
-                )
+                Signer::Ec(EcdsaKeyPair::from_private_key_der(curve.signing(), der).map_err(rejected)?)
             }
             _ => {
                 let (oid, params) = der::pkcs8_algorithm(der)?;
@@ -679,13 +657,9 @@ impl SigningKey {
                     let curve = Curve::from_oid(curve)?;
                     Signer::Ec(EcdsaKeyPair::from_pkcs8(curve.signing(), der).map_err(rejected)?)
                 } else if oid == der::OID_ED25519 {
-                    return Err(KeyError::UnsupportedKeyType(
-                        "Ed25519 (EdDSA is not accepted by STS)",
-                    ));
+                    return Err(KeyError::UnsupportedKeyType("Ed25519 (EdDSA is not accepted by STS)"));
                 } else {
-                    return Err(KeyError::UnsupportedKeyType(
-                        "unknown private key algorithm",
-                    ));
+                    return Err(KeyError::UnsupportedKeyType("unknown private key algorithm"));
                 }
             }
         };
@@ -700,11 +674,7 @@ impl SigningKey {
         .map_err(|_| KeyError::Rejected("cannot encode the public key".into()))?;
         let public = VerifyingKey::from_spki_der(&spki)?;
         let alg = public.default_algorithm();
-        Ok(Self {
-            signer,
-            alg,
-            public,
-        })
+        Ok(Self { signer, alg, public })
     }
 
     /// Use another algorithm of the same key type (RSA: RS256/RS384/RS512).
@@ -859,14 +829,7 @@ mod tests {
     fn small_rsa_rejected() {
         let n = vec![0xffu8; 128];
         assert!(matches!(
-            VerifyingKey::from_params(
-                None,
-                PublicParams::Rsa {
-                    n,
-                    e: vec![1, 0, 1]
-                },
-                None
-            ),
+            VerifyingKey::from_params(None, PublicParams::Rsa { n, e: vec![1, 0, 1] }, None),
             Err(KeyError::RsaKeySize { bits: 1024 })
         ));
     }
@@ -874,16 +837,11 @@ mod tests {
     #[test]
     fn private_key_required() {
         let key = SigningKey::generate(KeySpec::Ec(Curve::P256)).ok();
-        let pem = key
-            .map(|k| k.public_key().to_spki_pem())
-            .unwrap_or_default();
+        let pem = key.map(|k| k.public_key().to_spki_pem()).unwrap_or_default();
         assert!(matches!(
             SigningKey::from_pem(pem.as_bytes()),
             Err(KeyError::NotPrivate)
         ));
-        assert!(matches!(
-            SigningKey::from_pem(b"nothing"),
-            Err(KeyError::NoPem(_))
-        ));
+        assert!(matches!(SigningKey::from_pem(b"nothing"), Err(KeyError::NoPem(_))));
     }
 }

@@ -33,9 +33,7 @@ pub mod token;
 pub mod verify;
 
 pub use error::{FetchError, KeyError, StsErrorCode, VerifyError};
-pub use jwk::{
-    DiscoveryDocument, Jwk, JwkSet, KeySet, discovery_document, discovery_url, jwks_from_pem_files,
-};
+pub use jwk::{DiscoveryDocument, Jwk, JwkSet, KeySet, discovery_document, discovery_url, jwks_from_pem_files};
 pub use keys::{Algorithm, Curve, KeySpec, SigningKey, VerifyingKey, key_id, keygen};
 pub use token::{Claims, KubernetesClaims, MintError, TokenParams, mint_token};
 pub use verify::{TrustedIssuer, ValidationOptions, Validator, VerifiedToken};

@@ -71,17 +71,11 @@ impl Document {
         let not_modified = req_headers
             .get(header::IF_NONE_MATCH)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.split(',')
-                    .any(|t| t.trim() == self.etag || t.trim() == "*")
-            });
+            .is_some_and(|v| v.split(',').any(|t| t.trim() == self.etag || t.trim() == "*"));
         let headers = [
             (header::CACHE_CONTROL, self.cache_control.clone()),
             (header::ETAG, self.etag.clone()),
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(self.content_type),
-            ),
+            (header::CONTENT_TYPE, HeaderValue::from_static(self.content_type)),
         ];
         if not_modified {
             (StatusCode::NOT_MODIFIED, headers).into_response()
@@ -110,21 +104,13 @@ impl IssuerDocuments {
         }
         let issuer_url = Url::parse(issuer).map_err(|_| ServeError::Url(issuer.into()))?;
         let doc = discovery_document(issuer, jwks_uri, keys);
-        let jwks_url =
-            Url::parse(&doc.jwks_uri).map_err(|_| ServeError::Url(doc.jwks_uri.clone()))?;
-        let discovery_path = format!(
-            "{}{DISCOVERY_PATH}",
-            issuer_url.path().trim_end_matches('/')
-        );
+        let jwks_url = Url::parse(&doc.jwks_uri).map_err(|_| ServeError::Url(doc.jwks_uri.clone()))?;
+        let discovery_path = format!("{}{DISCOVERY_PATH}", issuer_url.path().trim_end_matches('/'));
         Ok(Self {
             discovery_path,
             jwks_path: jwks_url.path().to_owned(),
             discovery: Document::new(doc.to_json(), "application/json", max_age),
-            jwks: Document::new(
-                JwkSet::from_keys(keys).to_json(),
-                "application/jwk-set+json",
-                max_age,
-            ),
+            jwks: Document::new(JwkSet::from_keys(keys).to_json(), "application/jwk-set+json", max_age),
         })
     }
 
@@ -165,26 +151,21 @@ pub fn router(docs: IssuerDocuments) -> Router {
 ///
 /// # Errors
 /// Unparsable PEM, no certificate, key not matching.
-pub fn tls_config(
-    cert_chain_pem: &[u8],
-    key_pem: &[u8],
-) -> Result<rustls::ServerConfig, ServeError> {
+pub fn tls_config(cert_chain_pem: &[u8], key_pem: &[u8]) -> Result<rustls::ServerConfig, ServeError> {
     let certs = CertificateDer::pem_slice_iter(cert_chain_pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ServeError::Tls(format!("certificate PEM: {e}")))?;
     if certs.is_empty() {
         return Err(ServeError::Tls("no certificate in PEM".into()));
     }
-    let key = PrivateKeyDer::from_pem_slice(key_pem)
-        .map_err(|e| ServeError::Tls(format!("key PEM: {e}")))?;
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| ServeError::Tls(e.to_string()))?
-    .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .map_err(|e| ServeError::Tls(e.to_string()))?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| ServeError::Tls(format!("key PEM: {e}")))?;
+    let mut config =
+        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| ServeError::Tls(e.to_string()))?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .map_err(|e| ServeError::Tls(e.to_string()))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
 }
@@ -200,9 +181,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let Some(tls) = tls else {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
         return Ok(());
     };
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
@@ -222,23 +201,21 @@ pub async fn serve(
         let acceptor = acceptor.clone();
         let service = hyper_util::service::TowerToHyperService::new(router.clone());
         tokio::spawn(async move {
-            let stream =
-                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                    Ok(Ok(s)) => s,
-                    Ok(Err(e)) => {
-                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!(%peer, "TLS handshake timed out");
-                        return;
-                    }
-                };
+            let stream = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            };
             let io = hyper_util::rt::TokioIo::new(stream);
-            if let Err(e) =
-                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
-                    .serve_connection(io, service)
-                    .await
+            if let Err(e) = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                .serve_connection(io, service)
+                .await
             {
                 tracing::debug!(%peer, error = %e, "connection error");
             }
@@ -255,16 +232,8 @@ mod tests {
     fn paths_follow_issuer_and_jwks_uri() -> Result<(), Box<dyn std::error::Error>> {
         let key = SigningKey::generate(KeySpec::Rsa(2048))?;
         let keys = [key.public_key().clone()];
-        let d = IssuerDocuments::new(
-            "https://h.example/id/ABC",
-            None,
-            &keys,
-            Duration::from_secs(60),
-        )?;
-        assert_eq!(
-            d.discovery_path(),
-            "/id/ABC/.well-known/openid-configuration"
-        );
+        let d = IssuerDocuments::new("https://h.example/id/ABC", None, &keys, Duration::from_secs(60))?;
+        assert_eq!(d.discovery_path(), "/id/ABC/.well-known/openid-configuration");
         assert_eq!(d.jwks_path(), "/id/ABC/openid/v1/jwks");
         let d = IssuerDocuments::new(
             "https://h.example",
@@ -274,9 +243,7 @@ mod tests {
         )?;
         assert_eq!(d.discovery_path(), "/.well-known/openid-configuration");
         assert_eq!(d.jwks_path(), "/keys.json");
-        assert!(
-            IssuerDocuments::new("https://h.example", None, &[], Duration::from_secs(1)).is_err()
-        );
+        assert!(IssuerDocuments::new("https://h.example", None, &[], Duration::from_secs(1)).is_err());
         Ok(())
     }
 }

@@ -70,10 +70,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
         let mut out = Map::new();
         while let Some(key) = map.next_key::<String>()? {
             if out.contains_key(&key) {
-                return Err(de::Error::custom(format_args!(
-                    "duplicate member `{}`",
-                    sanitize(&key)
-                )));
+                return Err(de::Error::custom(format_args!("duplicate member `{}`", sanitize(&key))));
             }
             let StrictJson(v) = map.next_value()?;
             out.insert(key, v);
@@ -83,13 +80,11 @@ impl<'de> Visitor<'de> for StrictVisitor {
 }
 
 fn strict_object(bytes: &[u8], part: &str) -> Result<Map<String, Value>, VerifyError> {
-    let StrictJson(v) = serde_json::from_slice(bytes)
-        .map_err(|e| VerifyError::Malformed(format!("{part} is not valid JSON: {e}")))?;
+    let StrictJson(v) =
+        serde_json::from_slice(bytes).map_err(|e| VerifyError::Malformed(format!("{part} is not valid JSON: {e}")))?;
     match v {
         Value::Object(m) => Ok(m),
-        _ => Err(VerifyError::Malformed(format!(
-            "{part} is not a JSON object"
-        ))),
+        _ => Err(VerifyError::Malformed(format!("{part} is not a JSON object"))),
     }
 }
 
@@ -215,16 +210,13 @@ impl Claims {
         let nbf = int("nbf")?;
         let iat = int("iat")?;
         let jti = string("jti")?;
-        let kubernetes =
-            match all.get("kubernetes.io") {
-                None => None,
-                Some(v) => Some(KubernetesClaims::deserialize(v).map_err(|e| {
-                    VerifyError::InvalidClaim {
-                        claim: "kubernetes.io",
-                        reason: e.to_string(),
-                    }
-                })?),
-            };
+        let kubernetes = match all.get("kubernetes.io") {
+            None => None,
+            Some(v) => Some(KubernetesClaims::deserialize(v).map_err(|e| VerifyError::InvalidClaim {
+                claim: "kubernetes.io",
+                reason: e.to_string(),
+            })?),
+        };
         Ok(Self {
             iss,
             sub,
@@ -266,22 +258,16 @@ pub fn decode(token: &str, max_len: usize) -> Result<UnverifiedToken<'_>, Verify
         });
     }
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(VerifyError::Malformed(
             "not a compact JWS (three dot-separated segments)".into(),
         ));
     };
     if h.is_empty() || p.is_empty() {
-        return Err(VerifyError::Malformed(
-            "empty header or payload segment".into(),
-        ));
+        return Err(VerifyError::Malformed("empty header or payload segment".into()));
     }
     if s.is_empty() {
-        return Err(VerifyError::Malformed(
-            "unsigned token (empty signature)".into(),
-        ));
+        return Err(VerifyError::Malformed("unsigned token (empty signature)".into()));
     }
     let header = strict_object(&b64(h, "header")?, "header")?;
     let alg = match header.get("alg") {
@@ -289,9 +275,7 @@ pub fn decode(token: &str, max_len: usize) -> Result<UnverifiedToken<'_>, Verify
             Algorithm::from_name(a).ok_or_else(|| VerifyError::UnsupportedAlgorithm(sanitize(a)))?
         }
         Some(_) => {
-            return Err(VerifyError::Malformed(
-                "header `alg` is not a string".into(),
-            ));
+            return Err(VerifyError::Malformed("header `alg` is not a string".into()));
         }
         None => return Err(VerifyError::Malformed("header has no `alg`".into())),
     };
@@ -304,9 +288,7 @@ pub fn decode(token: &str, max_len: usize) -> Result<UnverifiedToken<'_>, Verify
         match header.get(name) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(VerifyError::Malformed(format!(
-                "header `{name}` is not a string"
-            ))),
+            Some(_) => Err(VerifyError::Malformed(format!("header `{name}` is not a string"))),
         }
     };
     let kid = opt_str("kid")?;
@@ -356,11 +338,7 @@ pub struct TokenParams {
 impl TokenParams {
     /// Parameters with kube's defaults: audience `sts.amazonaws.com`, one hour lifetime.
     #[must_use]
-    pub fn new(
-        issuer: impl Into<String>,
-        namespace: impl Into<String>,
-        service_account: impl Into<String>,
-    ) -> Self {
+    pub fn new(issuer: impl Into<String>, namespace: impl Into<String>, service_account: impl Into<String>) -> Self {
         Self {
             issuer: issuer.into(),
             namespace: namespace.into(),
@@ -419,9 +397,7 @@ pub fn mint_token(key: &SigningKey, params: &TokenParams) -> Result<String, Mint
         return Err(MintError::InvalidParam("issuer is empty"));
     }
     if params.namespace.is_empty() || params.service_account.is_empty() {
-        return Err(MintError::InvalidParam(
-            "namespace and service account are required",
-        ));
+        return Err(MintError::InvalidParam("namespace and service account are required"));
     }
     if params.namespace.contains(':') || params.service_account.contains(':') {
         return Err(MintError::InvalidParam(
@@ -455,14 +431,8 @@ pub fn mint_token(key: &SigningKey, params: &TokenParams) -> Result<String, Mint
         jti: random_uuid(),
         kubernetes: KubernetesClaims {
             namespace: params.namespace.clone(),
-            node: params
-                .node
-                .clone()
-                .map(|(name, uid)| ObjectRef { name, uid }),
-            pod: params
-                .pod
-                .clone()
-                .map(|(name, uid)| ObjectRef { name, uid }),
+            node: params.node.clone().map(|(name, uid)| ObjectRef { name, uid }),
+            pod: params.pod.clone().map(|(name, uid)| ObjectRef { name, uid }),
             serviceaccount: ObjectRef {
                 name: params.service_account.clone(),
                 uid: sa_uid,
@@ -470,10 +440,7 @@ pub fn mint_token(key: &SigningKey, params: &TokenParams) -> Result<String, Mint
             warnafter: None,
         },
         nbf: iat,
-        sub: format!(
-            "system:serviceaccount:{}:{}",
-            params.namespace, params.service_account
-        ),
+        sub: format!("system:serviceaccount:{}:{}", params.namespace, params.service_account),
     };
     sign_claims(key, &claims)
 }
@@ -517,9 +484,7 @@ fn random_uuid() -> String {
     let mut b = [0u8; 16];
     if aws_lc_rs::rand::fill(&mut b).is_err() {
         // fall back on the clock so jti stays unique enough; never observed in practice
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         b = nanos.to_be_bytes();
     }
     format_uuid(b, 4)

@@ -22,10 +22,7 @@ pub struct TrustedIssuer {
 impl TrustedIssuer {
     /// A trusted issuer.
     #[must_use]
-    pub fn new(
-        issuer: impl Into<String>,
-        audiences: impl IntoIterator<Item = impl Into<String>>,
-    ) -> Self {
+    pub fn new(issuer: impl Into<String>, audiences: impl IntoIterator<Item = impl Into<String>>) -> Self {
         Self {
             issuer: issuer.into(),
             audiences: audiences.into_iter().map(Into::into).collect(),
@@ -105,10 +102,7 @@ impl Prechecked<'_> {
 impl Validator {
     /// A validator trusting `issuers`.
     #[must_use]
-    pub fn new(
-        issuers: impl IntoIterator<Item = TrustedIssuer>,
-        options: ValidationOptions,
-    ) -> Self {
+    pub fn new(issuers: impl IntoIterator<Item = TrustedIssuer>, options: ValidationOptions) -> Self {
         Self {
             issuers: issuers.into_iter().map(|i| (i.issuer.clone(), i)).collect(),
             options,
@@ -161,12 +155,7 @@ impl Validator {
     /// # Errors
     /// [`VerifyError::UnknownKid`] when no entry has the `kid` (the caller may refresh the keys
     /// and retry), and every signature and time failure.
-    pub fn finish(
-        &self,
-        pre: Prechecked<'_>,
-        keys: &KeySet,
-        now: i64,
-    ) -> Result<VerifiedToken, VerifyError> {
+    pub fn finish(&self, pre: Prechecked<'_>, keys: &KeySet, now: i64) -> Result<VerifiedToken, VerifyError> {
         let token = pre.token;
         let issuer = token.claims.iss.as_str();
         let alg = token.header.alg;
@@ -189,12 +178,7 @@ impl Validator {
     ///
     /// # Errors
     /// As both steps.
-    pub fn verify_with_keys(
-        &self,
-        token: &str,
-        keys: &KeySet,
-        now: i64,
-    ) -> Result<VerifiedToken, VerifyError> {
+    pub fn verify_with_keys(&self, token: &str, keys: &KeySet, now: i64) -> Result<VerifiedToken, VerifyError> {
         let pre = self.precheck(token)?;
         self.finish(pre, keys, now)
     }
@@ -207,8 +191,7 @@ fn select_key<'k>(
     issuer: &str,
 ) -> Result<&'k VerifyingKey, VerifyError> {
     let wanted = kid.unwrap_or("");
-    let mut candidates: Vec<&crate::jwk::KeyEntry> =
-        keys.entries().iter().filter(|e| e.kid == wanted).collect();
+    let mut candidates: Vec<&crate::jwk::KeyEntry> = keys.entries().iter().filter(|e| e.kid == wanted).collect();
     if candidates.is_empty() && kid.is_none() && keys.entries().len() == 1 {
         candidates = keys.entries().iter().collect();
     }
@@ -249,10 +232,7 @@ fn select_key<'k>(
 fn check_times(claims: &Claims, now: i64, options: &ValidationOptions) -> Result<(), VerifyError> {
     let leeway = i64::try_from(options.leeway.as_secs()).unwrap_or(i64::MAX);
     if now >= claims.exp.saturating_add(leeway) {
-        return Err(VerifyError::Expired {
-            now,
-            exp: claims.exp,
-        });
+        return Err(VerifyError::Expired { now, exp: claims.exp });
     }
     if let Some(nbf) = claims.nbf
         && now.saturating_add(leeway) < nbf
@@ -303,10 +283,7 @@ mod tests {
         let t = mint_token(&key, &p).unwrap_or_default();
         let ok = v.verify_with_keys(&t, &keys, 1_000_100);
         assert!(ok.is_ok(), "{ok:?}");
-        assert_eq!(
-            ok.map(|t| t.audience).unwrap_or_default(),
-            "sts.amazonaws.com"
-        );
+        assert_eq!(ok.map(|t| t.audience).unwrap_or_default(), "sts.amazonaws.com");
         // within leeway after exp
         assert!(v.verify_with_keys(&t, &keys, 1_000_600 + 59).is_ok());
         assert!(matches!(
@@ -353,8 +330,7 @@ mod tests {
             v.verify_with_keys(&t, &keys, token::unix_now()),
             Err(VerifyError::UnknownKid { .. })
         ));
-        let t =
-            mint_token(&key, &TokenParams::new(format!("{ISS}/"), "ns", "sa")).unwrap_or_default();
+        let t = mint_token(&key, &TokenParams::new(format!("{ISS}/"), "ns", "sa")).unwrap_or_default();
         assert!(matches!(
             v.verify_with_keys(&t, &keys, token::unix_now()),
             Err(VerifyError::UnknownIssuer(_))
