@@ -13,7 +13,8 @@ fn main() {
     divan::main();
 }
 
-const PROVIDER: &str = "arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE";
+const PROVIDER: &str =
+    "arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE";
 const ISSUER: &str = "oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE";
 
 fn trust_policy(subjects: usize) -> String {
@@ -101,9 +102,7 @@ fn identity_policy_50_statements(b: Bencher<'_, '_>) {
         .insert("aws:username", "alice");
     let req = Request::new("sts:Describe49")
         .with_resource("arn:aws:sts:us-east-1:111122223333:thing-49/x")
-        .with_principal(RequestPrincipal::parse(
-            "arn:aws:iam::111122223333:user/alice",
-        ))
+        .with_principal(RequestPrincipal::parse("arn:aws:iam::111122223333:user/alice"))
         .with_context(ctx);
     assert_eq!(set.evaluate(&req), irsa_policy::Decision::Allow);
     b.bench(|| set.evaluate(black_box(&req)));
@@ -113,18 +112,16 @@ fn identity_policy_50_statements(b: Bencher<'_, '_>) {
 fn identity_policy_50_statements_explained(b: Bencher<'_, '_>) {
     let policy = Policy::parse(&identity_policy(50)).unwrap();
     let set = PolicySet::new().with(PolicyRole::Identity, "identity", &policy);
-    let req = Request::new("sts:Describe49")
-        .with_resource("arn:aws:sts:us-east-1:111122223333:thing-49/x");
+    let req = Request::new("sts:Describe49").with_resource("arn:aws:sts:us-east-1:111122223333:thing-49/x");
     b.bench(|| set.explain(black_box(&req)));
 }
 
 fn ten_kb_policy() -> String {
     let mut n = 1;
     loop {
-        let doc = serde_json::to_string_pretty(
-            &serde_json::from_str::<serde_json::Value>(&identity_policy(n)).unwrap(),
-        )
-        .unwrap();
+        let doc =
+            serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(&identity_policy(n)).unwrap())
+                .unwrap();
         if doc.len() >= 10 * 1024 {
             return doc;
         }
@@ -135,11 +132,7 @@ fn ten_kb_policy() -> String {
 #[divan::bench]
 fn parse_10kb(b: Bencher<'_, '_>) {
     let doc = ten_kb_policy();
-    assert!(
-        doc.len() >= 10 * 1024 && doc.len() < 12 * 1024,
-        "{}",
-        doc.len()
-    );
+    assert!(doc.len() >= 10 * 1024 && doc.len() < 12 * 1024, "{}", doc.len());
     b.counter(divan::counter::BytesCount::new(doc.len()))
         .bench(|| Policy::parse(black_box(&doc)).unwrap());
 }
@@ -160,10 +153,5 @@ fn size_10kb(b: Bencher<'_, '_>) {
 fn trust_editor_add_to_40_subjects(b: Bencher<'_, '_>) {
     let e = TrustEditor::new(OidcProvider::from_arn(PROVIDER).unwrap());
     let doc = trust_policy(40);
-    b.bench(|| {
-        e.add_subject(
-            Some(black_box(&doc)),
-            "system:serviceaccount:new:default-editor",
-        )
-    });
+    b.bench(|| e.add_subject(Some(black_box(&doc)), "system:serviceaccount:new:default-editor"));
 }

@@ -5,8 +5,7 @@
 use crate::model::*;
 use crate::request::{Context, PrincipalKind, Request, RequestPrincipal};
 use crate::value::{
-    Cidr, Glob, glob_match, literal_of, parse_cidr, parse_date, parse_number, pattern,
-    push_literal, push_pattern,
+    Cidr, Glob, glob_match, literal_of, parse_cidr, parse_date, parse_number, pattern, push_literal, push_pattern,
 };
 use base64::Engine as _;
 use std::collections::HashSet;
@@ -27,10 +26,7 @@ pub(crate) enum Part {
     /// Text from the policy (wildcards in it keep their meaning).
     Text(String),
     /// `${key}` or `${key, 'default'}`; the substituted value is literal.
-    Var {
-        key_lower: String,
-        default: Option<String>,
-    },
+    Var { key_lower: String, default: Option<String> },
     /// `${*}`, `${?}`, `${$}`: a literal character.
     Char(char),
 }
@@ -154,14 +150,10 @@ impl ArnPattern {
                     if segs.len() < 6 {
                         segs.push(Vec::new());
                     } else {
-                        segs.last_mut()
-                            .into_iter()
-                            .for_each(|s| push_literal(s, ":"));
+                        segs.last_mut().into_iter().for_each(|s| push_literal(s, ":"));
                     }
                 }
-                segs.last_mut()
-                    .into_iter()
-                    .for_each(|s| push_literal(s, piece));
+                segs.last_mut().into_iter().for_each(|s| push_literal(s, piece));
             }
         }
         match <[Vec<Glob>; 6]>::try_from(segs) {
@@ -203,9 +195,7 @@ impl ArnValue {
     fn matches(&self, ctx: &Context, value: &str) -> Option<bool> {
         match self {
             ArnValue::Fixed(p) => Some(p.matches(value)),
-            ArnValue::Template(t) => {
-                Some(ArnPattern::from_globs(t.resolve_pattern(ctx)?).matches(value))
-            }
+            ArnValue::Template(t) => Some(ArnPattern::from_globs(t.resolve_pattern(ctx)?).matches(value)),
         }
     }
 }
@@ -294,6 +284,11 @@ pub(crate) struct CompiledStatement {
     pub actions_negated: bool,
     pub actions: Vec<ActionPattern>,
     pub resources: Option<(bool, Vec<ArnValue>)>,
+    /// As written, for explanations.
+    pub raw_actions: Vec<String>,
+    pub raw_resources: Vec<String>,
+    pub raw_principal: String,
+    pub resource_templates: Vec<Template>,
     pub conditions: Vec<CompiledCondition>,
 }
 
@@ -314,9 +309,7 @@ fn compile_values(op: Operator, entry: &ConditionEntry, variables: bool) -> Cond
             let mut templates = Vec::new();
             for t in texts {
                 match Template::new(t, vars) {
-                    Template::Plain(s) => {
-                        literals.push(if ignore_case { s.to_lowercase() } else { s })
-                    }
+                    Template::Plain(s) => literals.push(if ignore_case { s.to_lowercase() } else { s }),
                     tpl => templates.push(tpl),
                 }
             }
@@ -342,12 +335,9 @@ fn compile_values(op: Operator, entry: &ConditionEntry, variables: bool) -> Cond
         | NumericLessThanEquals
         | NumericGreaterThan
         | NumericGreaterThanEquals => CondValues::Numeric(texts.filter_map(parse_number).collect()),
-        DateEquals
-        | DateNotEquals
-        | DateLessThan
-        | DateLessThanEquals
-        | DateGreaterThan
-        | DateGreaterThanEquals => CondValues::Date(texts.filter_map(parse_date).collect()),
+        DateEquals | DateNotEquals | DateLessThan | DateLessThanEquals | DateGreaterThan | DateGreaterThanEquals => {
+            CondValues::Date(texts.filter_map(parse_date).collect())
+        }
         Bool => CondValues::Bool(texts.map(|t| t.eq_ignore_ascii_case("true")).collect()),
         BinaryEquals => CondValues::Binary(
             texts
@@ -399,22 +389,20 @@ impl CompiledPolicy {
                     }
                     c
                 }),
-                actions_negated: s.action.negated,
-                actions: s
-                    .action
-                    .values
-                    .items
+                raw_actions: s.action.values.items.clone(),
+                raw_resources: s.resource.as_ref().map(|r| r.values.items.clone()).unwrap_or_default(),
+                raw_principal: s.principal.as_ref().map(principal_text).unwrap_or_default(),
+                resource_templates: s
+                    .resource
                     .iter()
-                    .map(|a| ActionPattern::new(a))
+                    .flat_map(|r| r.values.items.iter().map(|v| Template::new(v, variables)))
                     .collect(),
+                actions_negated: s.action.negated,
+                actions: s.action.values.items.iter().map(|a| ActionPattern::new(a)).collect(),
                 resources: s.resource.as_ref().map(|r| {
                     (
                         r.negated,
-                        r.values
-                            .items
-                            .iter()
-                            .map(|v| ArnValue::new(v, variables))
-                            .collect(),
+                        r.values.items.iter().map(|v| ArnValue::new(v, variables)).collect(),
                     )
                 }),
                 conditions: s
@@ -437,6 +425,17 @@ impl CompiledPolicy {
     }
 }
 
+fn principal_text(p: &PrincipalElement) -> String {
+    match &p.principal {
+        PrincipalSpec::Any => "\"*\"".to_owned(),
+        PrincipalSpec::Map(m) => m
+            .iter()
+            .map(|(t, v)| format!("{}: {}", t.as_str(), v.items.join(", ")))
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
+}
+
 /// How a statement's principal element matched the caller; it decides whether
 /// a resource policy grants directly or needs the caller's own policies too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -452,11 +451,7 @@ pub(crate) enum PrincipalMatch {
 impl CompiledPrincipal {
     /// `has_boundary`: the caller has a permissions boundary; AWS then never
     /// exempts it through `NotPrincipal`.
-    pub(crate) fn matches(
-        &self,
-        p: Option<&RequestPrincipal>,
-        has_boundary: bool,
-    ) -> Option<PrincipalMatch> {
+    pub(crate) fn matches(&self, p: Option<&RequestPrincipal>, has_boundary: bool) -> Option<PrincipalMatch> {
         let found = self.find(p);
         if !self.negated {
             return found;
@@ -539,6 +534,15 @@ fn aws_principal_matches(v: &str, p: &RequestPrincipal) -> Option<PrincipalMatch
 }
 
 impl CompiledStatement {
+    /// The Resource values with policy variables substituted (unresolved ones as written).
+    pub(crate) fn resolved_resources(&self, ctx: &Context) -> Vec<String> {
+        self.resource_templates
+            .iter()
+            .zip(&self.raw_resources)
+            .map(|(t, raw)| t.resolve(ctx).unwrap_or_else(|| format!("{raw} (unresolved variable)")))
+            .collect()
+    }
+
     pub(crate) fn action_matches(&self, req: &Request) -> bool {
         let any = self.actions.iter().any(|a| a.matches(&req.action_lower));
         any != self.actions_negated
@@ -549,14 +553,10 @@ impl CompiledStatement {
         let (negated, pats) = self.resources.as_ref()?;
         let Some(res) = req.resource.as_deref() else {
             // A request naming no resource matches only `*` (or any NotResource).
-            let any_star = pats
-                .iter()
-                .any(|p| matches!(p, ArnValue::Fixed(ArnPattern::Any)));
+            let any_star = pats.iter().any(|p| matches!(p, ArnValue::Fixed(ArnPattern::Any)));
             return Some(*negated || any_star);
         };
-        let any = pats
-            .iter()
-            .any(|p| p.matches(&req.context, res).unwrap_or(false));
+        let any = pats.iter().any(|p| p.matches(&req.context, res).unwrap_or(false));
         Some(any != *negated)
     }
 }
@@ -616,13 +616,8 @@ fn positive_match(values: &CondValues, base: BaseOperator, ctx: &Context, v: &st
                 None => literals.iter().any(|l| l == v),
             };
             lit || templates.iter().any(|t| {
-                t.resolve(ctx).is_some_and(|r| {
-                    if *ignore_case {
-                        r.to_lowercase() == v
-                    } else {
-                        r == v
-                    }
-                })
+                t.resolve(ctx)
+                    .is_some_and(|r| if *ignore_case { r.to_lowercase() == v } else { r == v })
             })
         }
         CondValues::Like(pats) => pats.iter().any(|p| match p {
@@ -693,10 +688,7 @@ mod tests {
         let doc = p("arn:aws:someservice:*:111122223333:finance/*");
         assert!(doc.matches("arn:aws:someservice:us-east-1:111122223333:finance/x"));
         assert!(!doc.matches("arn:aws:someservice:us-east-1:extra:111122223333:finance/x"));
-        assert!(
-            p("arn:aws:logs:*:*:log-group:app:*")
-                .matches("arn:aws:logs:us-east-1:1:log-group:app:log-stream:x")
-        );
+        assert!(p("arn:aws:logs:*:*:log-group:app:*").matches("arn:aws:logs:us-east-1:1:log-group:app:log-stream:x"));
         assert!(!p("arn:aws:s3:::b").matches("arn:aws:s3::b"));
         assert!(matches!(p("bucket"), ArnPattern::Never));
     }
@@ -713,15 +705,9 @@ mod tests {
         assert!(!glob_match(&g, "home/a*b/x"));
         let d = Template::new("${aws:PrincipalTag/team, 'company-wide'}", true);
         assert_eq!(d.resolve(&ctx).as_deref(), Some("company-wide"));
-        assert!(
-            Template::new("${aws:missing}", true)
-                .resolve(&ctx)
-                .is_none()
-        );
+        assert!(Template::new("${aws:missing}", true).resolve(&ctx).is_none());
         assert_eq!(
-            Template::new("${aws:username}", false)
-                .resolve(&ctx)
-                .as_deref(),
+            Template::new("${aws:username}", false).resolve(&ctx).as_deref(),
             Some("${aws:username}")
         );
     }

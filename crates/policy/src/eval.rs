@@ -4,8 +4,7 @@
 //! evaluator reports to a [`Tracer`], and the no-op tracer compiles away.
 
 use crate::compile::{
-    CompiledCondition, CompiledPolicy, CompiledStatement, CondValues, PrincipalMatch,
-    condition_holds, value_holds,
+    CompiledCondition, CompiledPolicy, CompiledStatement, CondValues, PrincipalMatch, condition_holds, value_holds,
 };
 use crate::model::{Effect, Policy, SetQualifier};
 use crate::request::{Context, PrincipalKind, Request};
@@ -85,11 +84,20 @@ pub enum StatementOutcome {
     /// Every element matched.
     Matched,
     /// The action is not in `Action` (or is in `NotAction`).
-    ActionNotMatched,
+    ActionNotMatched {
+        /// In words.
+        reason: String,
+    },
     /// The resource is not in `Resource` (or is in `NotResource`).
-    ResourceNotMatched,
+    ResourceNotMatched {
+        /// In words.
+        reason: String,
+    },
     /// The caller is not in `Principal` (or is in `NotPrincipal`).
-    PrincipalNotMatched,
+    PrincipalNotMatched {
+        /// In words.
+        reason: String,
+    },
     /// A condition did not hold.
     ConditionFailed {
         /// The operator, as written.
@@ -176,6 +184,7 @@ impl Tracer for NoTrace {
 }
 
 struct Recorder<'r> {
+    req: &'r Request,
     ctx: &'r Context,
     statements: Vec<StatementTrace>,
 }
@@ -185,9 +194,55 @@ impl Tracer for Recorder<'_> {
     fn statement(&mut self, st: &CompiledStatement, outcome: Outcome<'_>) {
         let outcome = match outcome {
             Outcome::Matched => StatementOutcome::Matched,
-            Outcome::Action => StatementOutcome::ActionNotMatched,
-            Outcome::Resource => StatementOutcome::ResourceNotMatched,
-            Outcome::Principal => StatementOutcome::PrincipalNotMatched,
+            Outcome::Action => StatementOutcome::ActionNotMatched {
+                reason: format!(
+                    "`{}` is {} {}",
+                    self.req.action,
+                    if st.actions_negated {
+                        "excluded by NotAction"
+                    } else {
+                        "not in Action"
+                    },
+                    quote_list(&st.raw_actions)
+                ),
+            },
+            Outcome::Resource => StatementOutcome::ResourceNotMatched {
+                reason: match &self.req.resource {
+                    None => format!(
+                        "the request names no resource, and Resource {} is not \"*\"",
+                        quote_list(&st.raw_resources)
+                    ),
+                    Some(r) => {
+                        let resolved = st.resolved_resources(self.ctx);
+                        let subst = if resolved != st.raw_resources {
+                            format!(" (with policy variables substituted: {})", quote_list(&resolved))
+                        } else {
+                            String::new()
+                        };
+                        format!(
+                            "`{r}` is {} {}{subst}",
+                            if st.resources.as_ref().is_some_and(|(n, _)| *n) {
+                                "excluded by NotResource"
+                            } else {
+                                "not matched by Resource"
+                            },
+                            quote_list(&st.raw_resources)
+                        )
+                    }
+                },
+            },
+            Outcome::Principal => StatementOutcome::PrincipalNotMatched {
+                reason: format!(
+                    "caller `{}` is {} {}",
+                    self.req.principal.as_ref().map_or("anonymous", |p| p.id.as_str()),
+                    if st.principal.as_ref().is_some_and(|p| p.negated) {
+                        "excluded by NotPrincipal"
+                    } else {
+                        "not named by Principal"
+                    },
+                    st.raw_principal
+                ),
+            },
             Outcome::Condition(c) => {
                 let entry = self.ctx.get_lower(&c.key_lower);
                 StatementOutcome::ConditionFailed {
@@ -254,11 +309,7 @@ fn eval_policy<T: Tracer>(
             }
             (None, _) => PrincipalMatch::Direct,
         };
-        if let Some(c) = st
-            .conditions
-            .iter()
-            .find(|c| !condition_holds(c, &req.context))
-        {
+        if let Some(c) = st.conditions.iter().find(|c| !condition_holds(c, &req.context)) {
             t.statement(st, Outcome::Condition(c));
             continue;
         }
@@ -295,22 +346,12 @@ impl PolicySet {
     }
 
     /// Adds a policy in the given role under a label used in explanations.
-    pub fn add(
-        &mut self,
-        role: PolicyRole,
-        label: impl Into<String>,
-        policy: &Policy,
-    ) -> &mut Self {
+    pub fn add(&mut self, role: PolicyRole, label: impl Into<String>, policy: &Policy) -> &mut Self {
         self.add_compiled(role, label, CompiledPolicy::new(policy))
     }
 
     /// Adds an already compiled policy.
-    pub fn add_compiled(
-        &mut self,
-        role: PolicyRole,
-        label: impl Into<String>,
-        policy: CompiledPolicy,
-    ) -> &mut Self {
+    pub fn add_compiled(&mut self, role: PolicyRole, label: impl Into<String>, policy: CompiledPolicy) -> &mut Self {
         self.entries.push(Entry {
             role,
             label: label.into(),
@@ -333,6 +374,7 @@ impl PolicySet {
     /// The decision and why.
     pub fn explain(&self, req: &Request) -> Explanation {
         let (decision, traces) = self.run(req, |_, _| Recorder {
+            req,
             ctx: &req.context,
             statements: Vec::new(),
         });
@@ -355,11 +397,7 @@ impl PolicySet {
         }
     }
 
-    fn run<T: Tracer>(
-        &self,
-        req: &Request,
-        mut tracer: impl FnMut(usize, &Entry) -> T,
-    ) -> (Decision, Vec<T>) {
+    fn run<T: Tracer>(&self, req: &Request, mut tracer: impl FnMut(usize, &Entry) -> T) -> (Decision, Vec<T>) {
         let mut traces = Vec::new();
         let mut denied = false;
         let mut identity = false;
@@ -396,10 +434,7 @@ impl PolicySet {
         }
         let limits_ok = boundary.unwrap_or(true) && session.unwrap_or(true);
         let identity_path = identity && limits_ok;
-        let kind = req
-            .principal
-            .as_ref()
-            .map_or(PrincipalKind::Anonymous, |p| p.kind);
+        let kind = req.principal.as_ref().map_or(PrincipalKind::Anonymous, |p| p.kind);
         // Across accounts both sides must allow: the caller's identity
         // policies and the resource's policy (none = no access).
         let cross_account = match (
@@ -418,14 +453,7 @@ impl PolicySet {
                 Some(PrincipalMatch::ViaAccount) | None => identity_path,
             }
         };
-        (
-            if allow {
-                Decision::Allow
-            } else {
-                Decision::ImplicitDeny
-            },
-            traces,
-        )
+        (if allow { Decision::Allow } else { Decision::ImplicitDeny }, traces)
     }
 }
 
@@ -469,9 +497,7 @@ pub(crate) fn describe_failure(c: &CompiledCondition, ctx: &Context) -> String {
             CondValues::Numeric(_) if parse_number(v).is_none() => Some("a number"),
             CondValues::Date(_) if parse_date(v).is_none() => Some("a date"),
             CondValues::Ip(_) if parse_cidr(v).is_none() => Some("an IP address"),
-            CondValues::Bool(_)
-                if !v.eq_ignore_ascii_case("true") && !v.eq_ignore_ascii_case("false") =>
-            {
+            CondValues::Bool(_) if !v.eq_ignore_ascii_case("true") && !v.eq_ignore_ascii_case("false") => {
                 Some("a boolean")
             }
             _ => None,
@@ -492,10 +518,7 @@ pub(crate) fn describe_failure(c: &CompiledCondition, ctx: &Context) -> String {
     };
     match op.qualifier {
         Some(SetQualifier::ForAllValues) => match values.iter().find(|v| !value_holds(c, ctx, v)) {
-            Some(v) => format!(
-                "`ForAllValues` needs every request value to match: {}",
-                one(v)
-            ),
+            Some(v) => format!("`ForAllValues` needs every request value to match: {}", one(v)),
             None => format!("`{key}` did not satisfy `{op}`"),
         },
         Some(SetQualifier::ForAnyValue) => format!(
@@ -510,12 +533,7 @@ pub(crate) fn describe_failure(c: &CompiledCondition, ctx: &Context) -> String {
     }
 }
 
-fn summarize(
-    decision: Decision,
-    req: &Request,
-    policies: &[PolicyTrace],
-    set: &PolicySet,
-) -> (String, Vec<String>) {
+fn summarize(decision: Decision, req: &Request, policies: &[PolicyTrace], set: &PolicySet) -> (String, Vec<String>) {
     let what = match req.resource.as_deref() {
         Some(r) => format!("`{}` on `{r}`", req.action),
         None => format!("`{}`", req.action),
@@ -540,12 +558,7 @@ fn summarize(
                 "{what}{who} is explicitly denied by {}",
                 denies.first().map_or("a Deny statement", String::as_str)
             );
-            details.extend(
-                denies
-                    .into_iter()
-                    .skip(1)
-                    .map(|d| format!("also denied by {d}")),
-            );
+            details.extend(denies.into_iter().skip(1).map(|d| format!("also denied by {d}")));
             (summary, details)
         }
         Decision::Allow => {
@@ -560,29 +573,26 @@ fn summarize(
             let has = |role| set.entries.iter().any(|e| e.role == role);
             let allows_in = |role| {
                 policies.iter().filter(|p| p.role == role).any(|p| {
-                    p.statements.iter().any(|s| {
-                        s.effect == Effect::Allow && s.outcome == StatementOutcome::Matched
-                    })
+                    p.statements
+                        .iter()
+                        .any(|s| s.effect == Effect::Allow && s.outcome == StatementOutcome::Matched)
                 })
             };
             let mut reasons = Vec::new();
             if set.entries.is_empty() {
                 reasons.push("no policy applies".to_owned());
             }
-            if has(PolicyRole::Identity)
-                && !allows_in(PolicyRole::Identity)
-                && !allows_in(PolicyRole::Resource)
-            {
+            if has(PolicyRole::Identity) && !allows_in(PolicyRole::Identity) && !allows_in(PolicyRole::Resource) {
                 reasons.push("no identity policy statement allows it".to_owned());
             }
-            if has(PolicyRole::Resource)
-                && !allows_in(PolicyRole::Resource)
-                && !allows_in(PolicyRole::Identity)
-            {
+            if has(PolicyRole::Resource) && !allows_in(PolicyRole::Resource) && !allows_in(PolicyRole::Identity) {
                 reasons.push("no resource policy statement allows it".to_owned());
             }
             if !has(PolicyRole::Identity) && !has(PolicyRole::Resource) && !set.entries.is_empty() {
-                reasons.push("no identity or resource policy was given, and boundaries and session policies never grant".to_owned());
+                reasons.push(
+                    "no identity or resource policy was given, and boundaries and session policies never grant"
+                        .to_owned(),
+                );
             }
             if has(PolicyRole::Boundary) && !allows_in(PolicyRole::Boundary) {
                 reasons.push("the permissions boundary does not allow it".to_owned());
@@ -603,9 +613,7 @@ fn summarize(
             // The statements that nearly allowed it: right action, resource and principal, failed condition.
             for p in policies {
                 for s in &p.statements {
-                    if let (Effect::Allow, StatementOutcome::ConditionFailed { reason, .. }) =
-                        (s.effect, &s.outcome)
-                    {
+                    if let (Effect::Allow, StatementOutcome::ConditionFailed { reason, .. }) = (s.effect, &s.outcome) {
                         details.push(format!(
                             "{} of {} `{}` would allow it, but {reason}",
                             s.name(),
@@ -613,11 +621,14 @@ fn summarize(
                             p.label
                         ));
                     }
-                    if let (Effect::Allow, StatementOutcome::PrincipalNotMatched) =
-                        (s.effect, &s.outcome)
+                    if let (
+                        Effect::Allow,
+                        StatementOutcome::PrincipalNotMatched { reason }
+                        | StatementOutcome::ResourceNotMatched { reason },
+                    ) = (s.effect, &s.outcome)
                     {
                         details.push(format!(
-                            "{} of {} `{}` allows this action, but not for this principal",
+                            "{} of {} `{}` allows this action, but {reason}",
                             s.name(),
                             p.role.noun(),
                             p.label
@@ -641,16 +652,10 @@ impl fmt::Display for Explanation {
             for s in &p.statements {
                 let what = match &s.outcome {
                     StatementOutcome::Matched => "matched".to_owned(),
-                    StatementOutcome::ActionNotMatched => {
-                        "not applicable: action does not match".to_owned()
-                    }
-                    StatementOutcome::ResourceNotMatched => {
-                        "not applicable: resource does not match".to_owned()
-                    }
-                    StatementOutcome::PrincipalNotMatched => {
-                        "not applicable: principal does not match".to_owned()
-                    }
-                    StatementOutcome::ConditionFailed { reason, .. } => {
+                    StatementOutcome::ActionNotMatched { reason }
+                    | StatementOutcome::ResourceNotMatched { reason }
+                    | StatementOutcome::PrincipalNotMatched { reason }
+                    | StatementOutcome::ConditionFailed { reason, .. } => {
                         format!("not applicable: {reason}")
                     }
                 };

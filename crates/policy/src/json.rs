@@ -52,11 +52,7 @@ pub struct JsonError {
 
 impl fmt::Display for JsonError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} at line {} column {}",
-            self.message, self.line, self.column
-        )
+        write!(f, "{} at line {} column {}", self.message, self.line, self.column)
     }
 }
 
@@ -215,13 +211,7 @@ impl Reader<'_> {
                 None => {
                     let dup = members.iter().any(|(k, _)| *k == key);
                     if members.len() >= 16 {
-                        seen = Some(
-                            members
-                                .iter()
-                                .map(|(k, _)| k.clone())
-                                .chain([key.clone()])
-                                .collect(),
-                        );
+                        seen = Some(members.iter().map(|(k, _)| k.clone()).chain([key.clone()]).collect());
                     }
                     dup
                 }
@@ -309,9 +299,7 @@ impl Reader<'_> {
                 }
                 Some(b'\\') => {
                     self.pos += 1;
-                    let esc = self
-                        .peek()
-                        .ok_or_else(|| self.err_at(start, "unterminated string"))?;
+                    let esc = self.peek().ok_or_else(|| self.err_at(start, "unterminated string"))?;
                     self.pos += 1;
                     match esc {
                         b'"' => out.push('"'),
@@ -447,18 +435,13 @@ mod tests {
         assert_eq!(m[0].1, Json::Number("1".into()));
         assert_eq!(
             m[1].1,
-            Json::Array(vec![
-                Json::Bool(true),
-                Json::Null,
-                Json::String("xé".into())
-            ])
+            Json::Array(vec![Json::Bool(true), Json::Null, Json::String("xé".into())])
         );
     }
 
     #[test]
     fn duplicate_key_names_pointer_with_escaping() {
-        let e = parse("{\"C\": {\"oidc.x/id/1:sub\": \"a\",\n \"oidc.x/id/1:sub\": \"b\"}}")
-            .unwrap_err();
+        let e = parse("{\"C\": {\"oidc.x/id/1:sub\": \"a\",\n \"oidc.x/id/1:sub\": \"b\"}}").unwrap_err();
         let e = &e[0];
         assert_eq!(e.message, "duplicate key `oidc.x/id/1:sub`");
         assert_eq!(e.pointer, "/C/oidc.x~1id~11:sub");
@@ -472,25 +455,13 @@ mod tests {
             doc.push_str(&format!("\"k{i}\": {i},"));
         }
         doc.push_str("\"k3\": 0}");
-        assert!(
-            parse(&doc).unwrap_err()[0]
-                .message
-                .contains("duplicate key `k3`")
-        );
+        assert!(parse(&doc).unwrap_err()[0].message.contains("duplicate key `k3`"));
     }
 
     #[test]
     fn trailing_commas_are_errors() {
-        assert!(
-            parse(r#"{"a": 1,}"#).unwrap_err()[0]
-                .message
-                .contains("trailing comma")
-        );
-        assert!(
-            parse(r#"["a",]"#).unwrap_err()[0]
-                .message
-                .contains("trailing comma")
-        );
+        assert!(parse(r#"{"a": 1,}"#).unwrap_err()[0].message.contains("trailing comma"));
+        assert!(parse(r#"["a",]"#).unwrap_err()[0].message.contains("trailing comma"));
     }
 
     #[test]
@@ -533,9 +504,6 @@ mod tests {
 
     #[test]
     fn surrogate_pairs_decode() {
-        assert_eq!(
-            parse(r#""\ud83d\ude00""#).unwrap(),
-            Json::String("😀".into())
-        );
+        assert_eq!(parse(r#""\ud83d\ude00""#).unwrap(), Json::String("😀".into()));
     }
 }

@@ -36,13 +36,11 @@ mod validate;
 mod value;
 
 pub use compile::CompiledPolicy;
-pub use eval::{
-    Decision, Explanation, PolicyRole, PolicySet, PolicyTrace, StatementOutcome, StatementTrace,
-};
+pub use eval::{Decision, Explanation, PolicyRole, PolicySet, PolicyTrace, StatementOutcome, StatementTrace};
 pub use json::JsonError;
 pub use model::{
-    BaseOperator, ConditionBlock, ConditionEntry, Effect, Operator, Policy, PrincipalElement,
-    PrincipalSpec, PrincipalType, Scalar, SetQualifier, Statement, Targets, Values, Version,
+    BaseOperator, ConditionBlock, ConditionEntry, Effect, Operator, Policy, PrincipalElement, PrincipalSpec,
+    PrincipalType, Scalar, SetQualifier, Statement, Targets, Values, Version,
 };
 pub use parse::Diagnostic;
 pub use request::{Context, ContextEntry, PrincipalKind, Request, RequestPrincipal};
@@ -71,9 +69,7 @@ impl Policy {
         let parsed = parse::parse_document(text);
         match parsed.policy {
             Some(p) if parsed.errors.is_empty() => Ok(p),
-            _ => Err(PolicyError {
-                errors: parsed.errors,
-            }),
+            _ => Err(PolicyError { errors: parsed.errors }),
         }
     }
 

@@ -95,10 +95,7 @@ impl Values {
 
     /// A list value.
     pub fn list(items: Vec<String>) -> Self {
-        Values {
-            items,
-            is_list: true,
-        }
+        Values { items, is_list: true }
     }
 }
 
@@ -554,11 +551,7 @@ impl Printer {
             }
             El::Principal => {
                 if let Some(p) = &s.principal {
-                    pr.key(if p.negated {
-                        "NotPrincipal"
-                    } else {
-                        "Principal"
-                    });
+                    pr.key(if p.negated { "NotPrincipal" } else { "Principal" });
                     match &p.principal {
                         PrincipalSpec::Any => write_string(&mut pr.out, "*"),
                         PrincipalSpec::Map(m) => pr.object(m, |pr, (t, v)| {
@@ -569,11 +562,7 @@ impl Printer {
                 }
             }
             El::Action => {
-                pr.key(if s.action.negated {
-                    "NotAction"
-                } else {
-                    "Action"
-                });
+                pr.key(if s.action.negated { "NotAction" } else { "Action" });
                 pr.strings(&s.action.values.items, s.action.values.is_list);
             }
             El::Resource => {

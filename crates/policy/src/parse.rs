@@ -89,10 +89,7 @@ impl Ctx {
                 Some(s.clone())
             }
             other => {
-                self.error(
-                    ptr,
-                    format!("{what} must be a string, not {}", other.type_name()),
-                );
+                self.error(ptr, format!("{what} must be a string, not {}", other.type_name()));
                 None
             }
         }
@@ -181,10 +178,7 @@ fn policy(cx: &mut Ctx, doc: &Json) -> Option<Policy> {
     let Json::Object(members) = doc else {
         cx.error(
             "",
-            format!(
-                "a policy document must be a JSON object, not {}",
-                doc.type_name()
-            ),
+            format!("a policy document must be a JSON object, not {}", doc.type_name()),
         );
         return None;
     };
@@ -272,10 +266,7 @@ fn policy(cx: &mut Ctx, doc: &Json) -> Option<Policy> {
 
 fn statement(cx: &mut Ctx, v: &Json, ptr: &str) -> Option<Statement> {
     let Json::Object(members) = v else {
-        cx.error(
-            ptr,
-            format!("a statement must be an object, not {}", v.type_name()),
-        );
+        cx.error(ptr, format!("a statement must be an object, not {}", v.type_name()));
         return None;
     };
     let errors_before = cx.errors.len();
@@ -362,10 +353,7 @@ fn statement(cx: &mut Ctx, v: &Json, ptr: &str) -> Option<Statement> {
         cx.error(ptr, "missing required element `Effect`");
     }
     if seen_action.is_none() {
-        cx.error(
-            ptr,
-            "policy statement must contain actions (`Action` or `NotAction`)",
-        );
+        cx.error(ptr, "policy statement must contain actions (`Action` or `NotAction`)");
     }
     if let (Some(Effect::Allow), Some(p)) = (effect, &principal)
         && p.negated
@@ -423,10 +411,7 @@ fn check_action(cx: &mut Ctx, a: &str, ptr: &str) {
     {
         cx.error(ptr, format!("action `{a}`: vendor `{vendor}` is not valid"));
     } else if name.is_empty() {
-        cx.error(
-            ptr,
-            format!("action `{a}` has no action name after the colon"),
-        );
+        cx.error(ptr, format!("action `{a}` has no action name after the colon"));
     }
 }
 
@@ -439,10 +424,7 @@ fn check_resource(cx: &mut Ctx, r: &str, ptr: &str) {
     }
     let parts: Vec<&str> = r.splitn(6, ':').collect();
     if parts.len() < 6 || parts[0] != "arn" || parts[1].is_empty() || parts[2].is_empty() {
-        cx.error(
-            ptr,
-            format!("resource `{r}` must be in ARN format or \"*\""),
-        );
+        cx.error(ptr, format!("resource `{r}` must be in ARN format or \"*\""));
     }
 }
 
@@ -475,11 +457,7 @@ fn principal_element(cx: &mut Ctx, v: &Json, ptr: &str) -> Option<PrincipalSpec>
                     continue;
                 };
                 for (i, s) in values.items.iter().enumerate() {
-                    let ip = if values.is_list {
-                        format!("{p}/{i}")
-                    } else {
-                        p.clone()
-                    };
+                    let ip = if values.is_list { format!("{p}/{i}") } else { p.clone() };
                     check_principal_value(cx, t, s, &ip);
                 }
                 out.push((t, values));
@@ -489,10 +467,7 @@ fn principal_element(cx: &mut Ctx, v: &Json, ptr: &str) -> Option<PrincipalSpec>
         other => {
             cx.error(
                 ptr,
-                format!(
-                    "the principal must be \"*\" or an object, not {}",
-                    other.type_name()
-                ),
+                format!("the principal must be \"*\" or an object, not {}", other.type_name()),
             );
             None
         }
@@ -517,9 +492,7 @@ fn check_principal_value(cx: &mut Ctx, t: PrincipalType, s: &str, ptr: &str) {
             if !is_account && !is_arn {
                 cx.error(
                     ptr,
-                    format!(
-                        "invalid AWS principal `{s}`: use a 12-digit account id, an ARN or \"*\""
-                    ),
+                    format!("invalid AWS principal `{s}`: use a 12-digit account id, an ARN or \"*\""),
                 );
             }
         }
@@ -541,10 +514,7 @@ fn check_principal_value(cx: &mut Ctx, t: PrincipalType, s: &str, ptr: &str) {
 
 fn conditions(cx: &mut Ctx, v: &Json, ptr: &str) -> Option<Vec<ConditionBlock>> {
     let Json::Object(ops) = v else {
-        cx.error(
-            ptr,
-            format!("`Condition` must be an object, not {}", v.type_name()),
-        );
+        cx.error(ptr, format!("`Condition` must be an object, not {}", v.type_name()));
         return None;
     };
     let mut blocks = Vec::with_capacity(ops.len());
@@ -562,10 +532,7 @@ fn conditions(cx: &mut Ctx, v: &Json, ptr: &str) -> Option<Vec<ConditionBlock>> 
         let Json::Object(keys) = body else {
             cx.error(
                 &p,
-                format!(
-                    "a condition operator must map keys to values, not {}",
-                    body.type_name()
-                ),
+                format!("a condition operator must map keys to values, not {}", body.type_name()),
             );
             continue;
         };
@@ -606,27 +573,15 @@ fn conditions(cx: &mut Ctx, v: &Json, ptr: &str) -> Option<Vec<ConditionBlock>> 
     Some(blocks)
 }
 
-fn condition_entry(
-    cx: &mut Ctx,
-    op: Operator,
-    key: &str,
-    v: &Json,
-    ptr: &str,
-) -> Option<ConditionEntry> {
+fn condition_entry(cx: &mut Ctx, op: Operator, key: &str, v: &Json, ptr: &str) -> Option<ConditionEntry> {
     let (items, is_list): (Vec<(&Json, String)>, bool) = match v {
         Json::Array(a) => {
             if a.is_empty() {
-                cx.error(
-                    ptr,
-                    format!("condition key `{key}` has an empty list of values"),
-                );
+                cx.error(ptr, format!("condition key `{key}` has an empty list of values"));
                 return None;
             }
             (
-                a.iter()
-                    .enumerate()
-                    .map(|(i, j)| (j, format!("{ptr}/{i}")))
-                    .collect(),
+                a.iter().enumerate().map(|(i, j)| (j, format!("{ptr}/{i}"))).collect(),
                 true,
             )
         }
@@ -686,19 +641,12 @@ fn check_condition_value(cx: &mut Ctx, op: Operator, text: &str, ptr: &str) {
         | NumericLessThanEquals
         | NumericGreaterThan
         | NumericGreaterThanEquals => parse_number(text).is_none().then_some("number"),
-        DateEquals
-        | DateNotEquals
-        | DateLessThan
-        | DateLessThanEquals
-        | DateGreaterThan
-        | DateGreaterThanEquals => parse_date(text)
-            .is_none()
-            .then_some("date (ISO 8601 or epoch seconds)"),
+        DateEquals | DateNotEquals | DateLessThan | DateLessThanEquals | DateGreaterThan | DateGreaterThanEquals => {
+            parse_date(text).is_none().then_some("date (ISO 8601 or epoch seconds)")
+        }
         Bool | Null => (!text.eq_ignore_ascii_case("true") && !text.eq_ignore_ascii_case("false"))
             .then_some("boolean (\"true\" or \"false\")"),
-        IpAddress | NotIpAddress => parse_cidr(text)
-            .is_none()
-            .then_some("IP address or CIDR block"),
+        IpAddress | NotIpAddress => parse_cidr(text).is_none().then_some("IP address or CIDR block"),
         BinaryEquals => base64::engine::general_purpose::STANDARD
             .decode(text)
             .is_err()
@@ -718,11 +666,7 @@ mod tests {
     use super::*;
 
     fn errors(doc: &str) -> Vec<String> {
-        parse_document(doc)
-            .errors
-            .into_iter()
-            .map(|d| d.to_string())
-            .collect()
+        parse_document(doc).errors.into_iter().map(|d| d.to_string()).collect()
     }
 
     #[test]
@@ -750,9 +694,7 @@ mod tests {
             "Condition":{"StringEquals":{"aws:username":"a","AWS:UserName":"b"}}}}"#,
         );
         assert_eq!(e.len(), 1, "{e:?}");
-        assert!(e[0].starts_with(
-            "/Statement/Condition/StringEquals/AWS:UserName: duplicate condition key"
-        ));
+        assert!(e[0].starts_with("/Statement/Condition/StringEquals/AWS:UserName: duplicate condition key"));
     }
 
     #[test]
@@ -784,9 +726,7 @@ mod tests {
         );
         assert_eq!(
             e,
-            vec![
-                "/Statement/1/Sid: duplicate Sid `A`: statement IDs (SID) in a single policy must be unique"
-            ]
+            vec!["/Statement/1/Sid: duplicate Sid `A`: statement IDs (SID) in a single policy must be unique"]
         );
     }
 

@@ -311,10 +311,7 @@ mod tests {
             PrincipalKind::Federated
         );
         assert_eq!(k("accounts.google.com"), PrincipalKind::Federated);
-        assert_eq!(
-            k("cognito-identity.amazonaws.com"),
-            PrincipalKind::Federated
-        );
+        assert_eq!(k("cognito-identity.amazonaws.com"), PrincipalKind::Federated);
         assert_eq!(k("ec2.amazonaws.com"), PrincipalKind::Service);
         assert_eq!(k("*"), PrincipalKind::Anonymous);
         assert_eq!(k("CanonicalUser:abc"), PrincipalKind::CanonicalUser);

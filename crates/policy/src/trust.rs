@@ -29,9 +29,7 @@ pub enum TrustEditError {
     #[error("the current trust policy is invalid, refusing to edit it: {}", first(.0))]
     InvalidPolicy(Vec<Diagnostic>),
     /// The provider ARN is not an IAM OIDC provider ARN.
-    #[error(
-        "`{0}` is not an IAM OIDC provider ARN (arn:PARTITION:iam::ACCOUNT:oidc-provider/ISSUER)"
-    )]
+    #[error("`{0}` is not an IAM OIDC provider ARN (arn:PARTITION:iam::ACCOUNT:oidc-provider/ISSUER)")]
     InvalidProvider(String),
     /// The subject cannot be trusted as written.
     #[error("invalid subject `{subject}`: {reason}")]
@@ -97,15 +95,9 @@ impl OidcProvider {
     }
 
     /// From an issuer URL, as IAM names the provider it registers for it.
-    pub fn from_issuer(
-        partition: &str,
-        account: &str,
-        issuer_url: &str,
-    ) -> Result<Self, TrustEditError> {
+    pub fn from_issuer(partition: &str, account: &str, issuer_url: &str) -> Result<Self, TrustEditError> {
         let host_path = issuer_url.strip_prefix("https://").unwrap_or(issuer_url);
-        Self::from_arn(&format!(
-            "arn:{partition}:iam::{account}:oidc-provider/{host_path}"
-        ))
+        Self::from_arn(&format!("arn:{partition}:iam::{account}:oidc-provider/{host_path}"))
     }
 
     fn sub_key(&self) -> String {
@@ -119,10 +111,7 @@ impl OidcProvider {
 
 /// `system:serviceaccount:NS:SA`, with both names checked as Kubernetes does
 /// (a namespace is a DNS-1123 label, a service account a DNS-1123 subdomain).
-pub fn service_account_subject(
-    namespace: &str,
-    service_account: &str,
-) -> Result<String, TrustEditError> {
+pub fn service_account_subject(namespace: &str, service_account: &str) -> Result<String, TrustEditError> {
     let subject = format!("system:serviceaccount:{namespace}:{service_account}");
     let err = |reason: String| TrustEditError::InvalidSubject {
         subject: subject.clone(),
@@ -209,9 +198,8 @@ fn is_web_identity_statement(s: &Statement, provider_arn: &str) -> bool {
     s.effect == Effect::Allow
         && !p.negated
         && !s.action.negated
-        && m.iter().any(|(t, v)| {
-            *t == PrincipalType::Federated && v.items.iter().any(|x| x == provider_arn)
-        })
+        && m.iter()
+            .any(|(t, v)| *t == PrincipalType::Federated && v.items.iter().any(|x| x == provider_arn))
         && s.action
             .values
             .items
@@ -292,9 +280,11 @@ impl TrustEditor {
     /// `StringEquals` web-identity statement for the provider.
     fn managed_index(&self, p: &Policy) -> Option<usize> {
         let arn = &self.provider.arn;
-        if let Some(i) = p.statements.iter().position(|s| {
-            s.sid.as_deref() == Some(self.sid.as_str()) && is_web_identity_statement(s, arn)
-        }) {
+        if let Some(i) = p
+            .statements
+            .iter()
+            .position(|s| s.sid.as_deref() == Some(self.sid.as_str()) && is_web_identity_statement(s, arn))
+        {
             return Some(i);
         }
         let (sub, aud) = (
@@ -308,10 +298,7 @@ impl TrustEditor {
             is_web_identity_statement(s, arn)
                 && blocks.len() == 1
                 && is_plain(&blocks[0].operator, BaseOperator::StringEquals)
-                && blocks[0]
-                    .entries
-                    .iter()
-                    .any(|e| e.key.eq_ignore_ascii_case(&sub))
+                && blocks[0].entries.iter().any(|e| e.key.eq_ignore_ascii_case(&sub))
                 && blocks[0].entries.iter().all(|e| {
                     let k = e.key.to_ascii_lowercase();
                     k == sub || k == aud
@@ -355,10 +342,7 @@ impl TrustEditor {
             effect: Effect::Allow,
             principal: Some(PrincipalElement {
                 negated: false,
-                principal: PrincipalSpec::Map(vec![(
-                    PrincipalType::Federated,
-                    Values::one(self.provider.arn.clone()),
-                )]),
+                principal: PrincipalSpec::Map(vec![(PrincipalType::Federated, Values::one(self.provider.arn.clone()))]),
             }),
             action: Targets {
                 negated: false,
@@ -378,11 +362,7 @@ impl TrustEditor {
 
     /// Trusts `subject` (`system:serviceaccount:NS:SA`). `current` is the role's
     /// trust policy as IAM returns it (URL-decoded), or `None` for a new role.
-    pub fn add_subject(
-        &self,
-        current: Option<&str>,
-        subject: &str,
-    ) -> Result<TrustEdit, TrustEditError> {
+    pub fn add_subject(&self, current: Option<&str>, subject: &str) -> Result<TrustEdit, TrustEditError> {
         Self::check_subject(subject)?;
         let mut policy = match current {
             Some(text) => self.read(text)?,
@@ -427,11 +407,7 @@ impl TrustEditor {
             }
         };
         let block = &mut blocks[block_idx];
-        let entry_idx = match block
-            .entries
-            .iter()
-            .position(|e| e.key.eq_ignore_ascii_case(&sub_key))
-        {
+        let entry_idx = match block.entries.iter().position(|e| e.key.eq_ignore_ascii_case(&sub_key)) {
             Some(i) => i,
             None => {
                 block.entries.push(ConditionEntry {
@@ -450,11 +426,7 @@ impl TrustEditor {
                 None => Ok(TrustEdit::new(policy, true)),
             };
         }
-        let mut subjects: Vec<String> = entry
-            .values
-            .iter()
-            .map(|v| v.as_text().to_owned())
-            .collect();
+        let mut subjects: Vec<String> = entry.values.iter().map(|v| v.as_text().to_owned()).collect();
         subjects.push(subject.to_owned());
         subjects.sort();
         subjects.dedup();
@@ -474,11 +446,7 @@ impl TrustEditor {
 
     /// Stops trusting `subject` anywhere in the provider's web-identity
     /// statements; a statement left without subjects is removed.
-    pub fn remove_subject(
-        &self,
-        current: &str,
-        subject: &str,
-    ) -> Result<TrustEdit, TrustEditError> {
+    pub fn remove_subject(&self, current: &str, subject: &str) -> Result<TrustEdit, TrustEditError> {
         let mut policy = self.read(current)?;
         let sub_key = self.provider.sub_key();
         let mut changed = false;
@@ -497,11 +465,7 @@ impl TrustEditor {
                 {
                     continue;
                 }
-                for e in b
-                    .entries
-                    .iter_mut()
-                    .filter(|e| e.key.eq_ignore_ascii_case(&sub_key))
-                {
+                for e in b.entries.iter_mut().filter(|e| e.key.eq_ignore_ascii_case(&sub_key)) {
                     let n = e.values.len();
                     e.values.retain(|v| v.as_text() != subject);
                     removed_here |= e.values.len() != n;
@@ -514,11 +478,9 @@ impl TrustEditor {
             changed = true;
             blocks.retain(|b| !b.entries.is_empty());
             // Never leave a statement that trusts every subject of the issuer.
-            blocks.iter().any(|b| {
-                b.entries
-                    .iter()
-                    .any(|e| e.key.eq_ignore_ascii_case(&sub_key))
-            })
+            blocks
+                .iter()
+                .any(|b| b.entries.iter().any(|e| e.key.eq_ignore_ascii_case(&sub_key)))
         });
         if !changed {
             return Ok(TrustEdit::new(self.read(current)?, false));
@@ -559,9 +521,7 @@ fn provider_trust(policy: &Policy, provider: &OidcProvider) -> ProviderTrust {
                     } else if is_plain(&b.operator, BaseOperator::StringLike) {
                         t.subject_patterns.extend(vals);
                     }
-                } else if e.key.eq_ignore_ascii_case(&aud)
-                    && b.operator.base == BaseOperator::StringEquals
-                {
+                } else if e.key.eq_ignore_ascii_case(&aud) && b.operator.base == BaseOperator::StringEquals {
                     t.audiences.extend(vals);
                 }
             }

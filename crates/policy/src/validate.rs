@@ -36,10 +36,7 @@ impl PolicyKind {
     }
 
     fn is_identity_like(self) -> bool {
-        matches!(
-            self,
-            PolicyKind::Identity | PolicyKind::Session | PolicyKind::Managed
-        )
+        matches!(self, PolicyKind::Identity | PolicyKind::Session | PolicyKind::Managed)
     }
 }
 
@@ -169,11 +166,7 @@ pub fn validate(text: &str, kind: PolicyKind, limits: &Limits) -> Report {
     }
     Report {
         valid: errors.is_empty(),
-        policy: if errors.is_empty() {
-            parsed.policy
-        } else {
-            None
-        },
+        policy: if errors.is_empty() { parsed.policy } else { None },
         errors,
         warnings,
         size,
@@ -203,12 +196,7 @@ fn statement_ptr(p: &Policy, i: usize) -> String {
     }
 }
 
-fn kind_checks(
-    p: &Policy,
-    kind: PolicyKind,
-    errors: &mut Vec<Diagnostic>,
-    warnings: &mut Vec<Diagnostic>,
-) {
+fn kind_checks(p: &Policy, kind: PolicyKind, errors: &mut Vec<Diagnostic>, warnings: &mut Vec<Diagnostic>) {
     let mut err = |ptr: String, msg: String| {
         errors.push(Diagnostic {
             pointer: ptr,
@@ -227,31 +215,21 @@ fn kind_checks(
             && let Some(sid) = &s.sid
             && !sid.chars().all(|c| c.is_ascii_alphanumeric())
         {
-            err(
-                format!("{ptr}/Sid"),
-                format!("invalid Sid `{sid}`: {SID_HINT}"),
-            );
+            err(format!("{ptr}/Sid"), format!("invalid Sid `{sid}`: {SID_HINT}"));
         }
         match kind {
             PolicyKind::Identity | PolicyKind::Session | PolicyKind::Managed => {
                 if let Some(pr) = &s.principal {
-                    let el = if pr.negated {
-                        "NotPrincipal"
-                    } else {
-                        "Principal"
-                    };
+                    let el = if pr.negated { "NotPrincipal" } else { "Principal" };
                     err(
                         format!("{ptr}/{el}"),
-                        format!(
-                            "has prohibited field {el}: identity-based policies never name a principal"
-                        ),
+                        format!("has prohibited field {el}: identity-based policies never name a principal"),
                     );
                 }
                 if s.resource.is_none() {
                     err(
                         ptr.clone(),
-                        "policy statement must contain resources (`Resource` or `NotResource`)"
-                            .to_owned(),
+                        "policy statement must contain resources (`Resource` or `NotResource`)".to_owned(),
                     );
                 }
             }
@@ -260,13 +238,14 @@ fn kind_checks(
                     let el = if r.negated { "NotResource" } else { "Resource" };
                     err(
                         format!("{ptr}/{el}"),
-                        format!(
-                            "has prohibited field {el}: a trust policy's resource is the role itself"
-                        ),
+                        format!("has prohibited field {el}: a trust policy's resource is the role itself"),
                     );
                 }
                 match &s.principal {
-                    None => err(ptr.clone(), "a trust policy statement must contain a `Principal`".to_owned()),
+                    None => err(
+                        ptr.clone(),
+                        "a trust policy statement must contain a `Principal`".to_owned(),
+                    ),
                     Some(pr) if pr.negated => err(
                         format!("{ptr}/NotPrincipal"),
                         "`NotPrincipal` is not supported in role trust policies: name the principals in `Principal`"
@@ -282,10 +261,7 @@ fn kind_checks(
                         } else {
                             format!("{ptr}/Action")
                         };
-                        err(
-                            ap,
-                            format!("trust policies may only name sts: actions, not `{a}`"),
-                        );
+                        err(ap, format!("trust policies may only name sts: actions, not `{a}`"));
                     }
                 }
                 if let Some(pr) = &s.principal
@@ -305,8 +281,7 @@ fn kind_checks(
                 if s.principal.is_none() {
                     err(
                         ptr.clone(),
-                        "a resource policy statement must contain a `Principal` or `NotPrincipal`"
-                            .to_owned(),
+                        "a resource policy statement must contain a `Principal` or `NotPrincipal`".to_owned(),
                     );
                 }
             }
@@ -329,8 +304,7 @@ fn web_identity_warnings(p: &Policy, warnings: &mut Vec<Diagnostic>) {
             continue;
         };
         let oidc = m.iter().any(|(t, v)| {
-            *t == crate::model::PrincipalType::Federated
-                && v.items.iter().any(|x| x.contains(":oidc-provider/"))
+            *t == crate::model::PrincipalType::Federated && v.items.iter().any(|x| x.contains(":oidc-provider/"))
         });
         if !oidc || pr.negated {
             continue;
@@ -344,8 +318,9 @@ fn web_identity_warnings(p: &Policy, warnings: &mut Vec<Diagnostic>) {
         if !keys.iter().any(|k| k.ends_with(":sub")) {
             warnings.push(Diagnostic {
                 pointer: statement_ptr(p, i),
-                message: "this web-identity statement does not check `sub`: every workload of the issuer can assume the role"
-                    .to_owned(),
+                message:
+                    "this web-identity statement does not check `sub`: every workload of the issuer can assume the role"
+                        .to_owned(),
             });
         }
         if !keys.iter().any(|k| k.ends_with(":aud")) {
@@ -363,17 +338,15 @@ mod tests {
 
     #[test]
     fn size_skips_whitespace_outside_strings_only() {
-        assert_eq!(
-            policy_size("{ \"a b\" : [ 1 , 2 ] }"),
-            "{\"a b\":[1,2]}".len()
-        );
+        assert_eq!(policy_size("{ \"a b\" : [ 1 , 2 ] }"), "{\"a b\":[1,2]}".len());
         assert_eq!(policy_size(r#"{"a":"x\" y"}"#), 13);
     }
 
     #[test]
     fn kinds_enforce_their_elements() {
         let l = Limits::default();
-        let identity_with_principal = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"*"}}"#;
+        let identity_with_principal =
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"*"}}"#;
         let r = validate(identity_with_principal, PolicyKind::Identity, &l);
         assert!(!r.valid);
         assert!(r.errors[0].message.contains("prohibited field Principal"));

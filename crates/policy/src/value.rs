@@ -9,10 +9,7 @@ use std::net::IpAddr;
 pub(crate) fn parse_number(s: &str) -> Option<f64> {
     let t = s.trim();
     let body = t.strip_prefix(['-', '+']).unwrap_or(t);
-    if body.is_empty()
-        || !body.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-        || body.matches('.').count() > 1
-    {
+    if body.is_empty() || !body.bytes().all(|b| b.is_ascii_digit() || b == b'.') || body.matches('.').count() > 1 {
         return None;
     }
     if body.starts_with('.') || body.ends_with('.') {
@@ -132,8 +129,7 @@ pub(crate) fn parse_date(s: &str) -> Option<i64> {
                 (sec, frac_ms)
             }
         };
-        if cp.next().is_some() || h > 24 || mi > 59 || sec > 60 || (h == 24 && (mi > 0 || sec > 0))
-        {
+        if cp.next().is_some() || h > 24 || mi > 59 || sec > 60 || (h == 24 && (mi > 0 || sec > 0)) {
             return None;
         }
         ms += ((h * 60 + mi) * 60 + sec) * 1000 + frac_ms - offset_ms;
@@ -157,9 +153,7 @@ pub(crate) fn parse_cidr(s: &str) -> Option<Cidr> {
     let addr: IpAddr = a.parse().ok()?;
     let max = if addr.is_ipv4() { 32 } else { 128 };
     let prefix = match p {
-        Some(p) if !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()) => {
-            p.parse::<u8>().ok()?
-        }
+        Some(p) if !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()) => p.parse::<u8>().ok()?,
         Some(_) => return None,
         None => max,
     };
@@ -351,14 +345,8 @@ mod tests {
             parse_date("2020-01-01T02:00:00+02:00"),
             parse_date("2020-01-01T00:00:00Z")
         );
-        assert_eq!(
-            parse_date("2020-01-01T00:00Z"),
-            parse_date("2020-01-01T00:00:00.000Z")
-        );
-        assert_eq!(
-            parse_date("2020-01-01T00:00:00.5Z"),
-            Some(1_577_836_800_500)
-        );
+        assert_eq!(parse_date("2020-01-01T00:00Z"), parse_date("2020-01-01T00:00:00.000Z"));
+        assert_eq!(parse_date("2020-01-01T00:00:00.5Z"), Some(1_577_836_800_500));
         assert_eq!(
             parse_date("2024-02-29"),
             Some(days_from_civil(2024, 2, 29) * 86_400_000)
@@ -386,16 +374,8 @@ mod tests {
         assert!(c6.contains("2001:db8:1::1".parse().unwrap()));
         assert!(!c6.contains("2001:db9::1".parse().unwrap()));
         assert!(!c6.contains("10.0.0.1".parse().unwrap()));
-        assert!(
-            parse_cidr("10.0.0.1")
-                .unwrap()
-                .contains("10.0.0.1".parse().unwrap())
-        );
-        assert!(
-            parse_cidr("0.0.0.0/0")
-                .unwrap()
-                .contains("8.8.8.8".parse().unwrap())
-        );
+        assert!(parse_cidr("10.0.0.1").unwrap().contains("10.0.0.1".parse().unwrap()));
+        assert!(parse_cidr("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
         assert!(parse_cidr("10.0.0.0/33").is_none());
         assert!(parse_cidr("10.0.0/8").is_none());
     }

@@ -4,16 +4,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed assertion
 
 use irsa_policy::{
-    Context, Decision, Limits, Policy, PolicyKind, PolicyRole, PolicySet, Request,
-    RequestPrincipal, validate,
+    Context, Decision, Limits, Policy, PolicyKind, PolicyRole, PolicySet, Request, RequestPrincipal, validate,
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 fn corpus_files(sub: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/corpus")
-        .join(sub);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus").join(sub);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -26,8 +23,7 @@ fn corpus_files(sub: &str) -> Vec<PathBuf> {
 
 fn cases(path: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let v: Value =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     v["cases"].as_array().cloned().unwrap_or_default()
 }
 
@@ -128,9 +124,7 @@ fn evaluation_corpus() {
                 ));
             }
             if fast.as_str() != expect {
-                failures.push(format!(
-                    "{name}: expected {expect}, got {fast}\n{explained}"
-                ));
+                failures.push(format!("{name}: expected {expect}, got {fast}\n{explained}"));
             }
             let text = explained.to_string();
             for needle in case["explain_contains"].as_array().into_iter().flatten() {
@@ -185,29 +179,17 @@ fn validation_corpus() {
             if let Some(ptr) = case["error_pointer"].as_str()
                 && !report.errors.iter().any(|e| e.pointer == ptr)
             {
-                failures.push(format!(
-                    "{name}: no error at pointer {ptr:?}; errors: {errs:#?}"
-                ));
+                failures.push(format!("{name}: no error at pointer {ptr:?}; errors: {errs:#?}"));
             }
             if let Some(needle) = case["error_contains"].as_str() {
                 let n = needle.to_lowercase();
-                if !report
-                    .errors
-                    .iter()
-                    .any(|e| e.message.to_lowercase().contains(&n))
-                {
-                    failures.push(format!(
-                        "{name}: no error containing {needle:?}; errors: {errs:#?}"
-                    ));
+                if !report.errors.iter().any(|e| e.message.to_lowercase().contains(&n)) {
+                    failures.push(format!("{name}: no error containing {needle:?}; errors: {errs:#?}"));
                 }
             }
             if let Some(needle) = case["warning_contains"].as_str() {
                 let n = needle.to_lowercase();
-                if !report
-                    .warnings
-                    .iter()
-                    .any(|e| e.message.to_lowercase().contains(&n))
-                {
+                if !report.warnings.iter().any(|e| e.message.to_lowercase().contains(&n)) {
                     failures.push(format!(
                         "{name}: no warning containing {needle:?}; warnings: {:#?}",
                         report.warnings

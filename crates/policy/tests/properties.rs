@@ -3,9 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed assertion
 
 use irsa_policy::trust::{OidcProvider, TrustEditor, service_account_subject};
-use irsa_policy::{
-    Context, Decision, Policy, PolicyRole, PolicySet, Request, RequestPrincipal, policy_size,
-};
+use irsa_policy::{Context, Decision, Policy, PolicyRole, PolicySet, Request, RequestPrincipal, policy_size};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
@@ -105,23 +103,14 @@ fn statement(deny_only: bool) -> impl Strategy<Value = Value> {
                     one_or_many(actions),
                 );
                 s.insert(
-                    (if not_resource {
-                        "NotResource"
-                    } else {
-                        "Resource"
-                    })
-                    .into(),
+                    (if not_resource { "NotResource" } else { "Resource" }).into(),
                     one_or_many(resources),
                 );
                 if !conds.is_empty() {
                     let mut c = Map::new();
                     for (op, key, vals) in conds {
                         let block = c.entry(op).or_insert_with(|| json!({}));
-                        let v = if vals.len() == 1 {
-                            json!(vals[0])
-                        } else {
-                            json!(vals)
-                        };
+                        let v = if vals.len() == 1 { json!(vals[0]) } else { json!(vals) };
                         if let Some(b) = block.as_object_mut() {
                             b.insert(key, v);
                         }
@@ -150,8 +139,7 @@ fn policy_doc() -> impl Strategy<Value = String> {
             })
             .collect();
         let version = if v2008 { "2008-10-17" } else { "2012-10-17" };
-        serde_json::to_string_pretty(&json!({"Version": version, "Statement": sts}))
-            .unwrap_or_default()
+        serde_json::to_string_pretty(&json!({"Version": version, "Statement": sts})).unwrap_or_default()
     })
 }
 
@@ -177,17 +165,7 @@ fn request() -> impl Strategy<Value = Request> {
         prop::collection::vec(
             (
                 0..KEYS.len(),
-                prop::sample::select(
-                    &[
-                        "alice",
-                        "bob",
-                        "10.1.2.3",
-                        "5",
-                        "true",
-                        "2024-01-01T00:00:00Z",
-                        "x",
-                    ][..],
-                ),
+                prop::sample::select(&["alice", "bob", "10.1.2.3", "5", "true", "2024-01-01T00:00:00Z", "x"][..]),
             ),
             0..5,
         ),
@@ -205,9 +183,7 @@ fn request() -> impl Strategy<Value = Request> {
                 c.insert_multi("aws:TagKeys", tags);
             }
             let mut r = Request::new(action)
-                .with_principal(RequestPrincipal::parse(
-                    "arn:aws:iam::111122223333:user/alice",
-                ))
+                .with_principal(RequestPrincipal::parse("arn:aws:iam::111122223333:user/alice"))
                 .with_context(c);
             if let Some(res) = resource {
                 r = r.with_resource(res);

@@ -3,15 +3,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed assertion
 
-use irsa_policy::trust::{
-    OidcProvider, TrustEditError, TrustEditor, service_account_subject, web_identity_trust,
-};
+use irsa_policy::trust::{OidcProvider, TrustEditError, TrustEditor, service_account_subject, web_identity_trust};
 use irsa_policy::{
-    Context, Decision, Limits, Policy, PolicyKind, PolicyRole, PolicySet, Request,
-    RequestPrincipal, validate,
+    Context, Decision, Limits, Policy, PolicyKind, PolicyRole, PolicySet, Request, RequestPrincipal, validate,
 };
 
-const PROVIDER: &str = "arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE";
+const PROVIDER: &str =
+    "arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE";
 const ISSUER: &str = "oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE";
 
 fn editor() -> TrustEditor {
@@ -81,13 +79,7 @@ fn new_role_gets_one_statement_with_aud_and_sorted_subjects() {
     // Tenant isolation and audience.
     assert!(!can_assume(&b.document, &sub("team-c")));
     assert_eq!(
-        assume(
-            &b.document,
-            PROVIDER,
-            ISSUER,
-            &sub("team-a"),
-            "other-audience"
-        ),
+        assume(&b.document, PROVIDER, ISSUER, &sub("team-a"), "other-audience"),
         Decision::ImplicitDeny
     );
 }
@@ -151,10 +143,7 @@ fn upstream_statement_is_adopted_not_duplicated() {
     let trust = e.show(&out.document).unwrap();
     assert_eq!(trust.subjects, vec![sub("usera"), sub("userb")]);
     assert_eq!(trust.audiences, vec!["sts.amazonaws.com"]);
-    assert_eq!(
-        out.policy.statements[0].sid.as_deref(),
-        Some("IrsaWebIdentity")
-    );
+    assert_eq!(out.policy.statements[0].sid.as_deref(), Some("IrsaWebIdentity"));
 }
 
 #[test]
@@ -166,14 +155,8 @@ fn removing_the_last_subject_removes_the_statement() {
     for s in &out.policy.statements {
         if let Some(blocks) = &s.condition {
             assert!(
-                blocks
-                    .iter()
-                    .flat_map(|b| &b.entries)
-                    .all(|c| !c.key.ends_with(":aud"))
-                    || blocks
-                        .iter()
-                        .flat_map(|b| &b.entries)
-                        .any(|c| c.key.ends_with(":sub"))
+                blocks.iter().flat_map(|b| &b.entries).all(|c| !c.key.ends_with(":aud"))
+                    || blocks.iter().flat_map(|b| &b.entries).any(|c| c.key.ends_with(":sub"))
             );
         }
     }
@@ -229,9 +212,7 @@ fn the_seed_document_is_refused_not_silently_merged() {
         "{ISSUER}:sub":"system:serviceaccount:userA:defult-viewer",
         "{ISSUER}:sub":"system:serviceaccount:userB:defult-viewer",}}}}}}]}}"#
     );
-    let err = editor()
-        .add_subject(Some(&seed), &sub("usera"))
-        .unwrap_err();
+    let err = editor().add_subject(Some(&seed), &sub("usera")).unwrap_err();
     let TrustEditError::InvalidPolicy(errors) = &err else {
         panic!("{err}")
     };
@@ -253,12 +234,8 @@ fn subjects_are_checked() {
     ));
     assert!(OidcProvider::from_arn("arn:aws:iam::123:oidc-provider/x").is_err());
     assert!(OidcProvider::from_arn("arn:aws:iam::111122223333:role/x").is_err());
-    let p = OidcProvider::from_issuer("aws-cn", "111122223333", "https://oidc.example.cn/id/1")
-        .unwrap();
-    assert_eq!(
-        p.arn,
-        "arn:aws-cn:iam::111122223333:oidc-provider/oidc.example.cn/id/1"
-    );
+    let p = OidcProvider::from_issuer("aws-cn", "111122223333", "https://oidc.example.cn/id/1").unwrap();
+    assert_eq!(p.arn, "arn:aws-cn:iam::111122223333:oidc-provider/oidc.example.cn/id/1");
 }
 
 #[test]
@@ -280,10 +257,7 @@ fn the_size_limit_stops_growth_with_a_clear_error() {
     };
     // About 45 characters a subject: a few dozen profiles fit in 2,048.
     assert!((30..50).contains(&fitted), "{fitted} subjects fitted");
-    let TrustEditError::TooLarge {
-        size, limit, over, ..
-    } = err
-    else {
+    let TrustEditError::TooLarge { size, limit, over, .. } = err else {
         panic!("{err}")
     };
     assert_eq!(limit, 2048);
@@ -294,10 +268,7 @@ fn the_size_limit_stops_growth_with_a_clear_error() {
         "{msg}"
     );
     // The last good document is intact.
-    assert_eq!(
-        e.show(doc.as_deref().unwrap()).unwrap().subjects.len(),
-        fitted
-    );
+    assert_eq!(e.show(doc.as_deref().unwrap()).unwrap().subjects.len(), fitted);
     // A raised quota lets it grow further.
     let raised = editor().limit(8192);
     assert!(raised.add_subject(doc.as_deref(), &sub("one-more")).is_ok());
@@ -308,8 +279,5 @@ fn web_identity_trust_lists_every_provider() {
     let all = web_identity_trust(&Policy::parse(FOREIGN).unwrap());
     assert_eq!(all.len(), 2);
     let eks = all.iter().find(|t| t.provider == PROVIDER).unwrap();
-    assert_eq!(
-        eks.subject_patterns,
-        vec!["system:serviceaccount:kubeflow:pipeline-*"]
-    );
+    assert_eq!(eks.subject_patterns, vec!["system:serviceaccount:kubeflow:pipeline-*"]);
 }

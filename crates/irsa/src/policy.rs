@@ -1,0 +1,289 @@
+//! `irsa policy`: the policy engine on the command line.
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use irsa_policy::{
+    Context, Limits, Policy, PolicyKind, PolicyRole, PolicySet, Report, Request, RequestPrincipal, validate,
+};
+use serde_json::json;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Check policy documents as IAM would; exit 0 when all are valid, 1 when not.
+    Validate(ValidateArgs),
+    /// Decide a request against policies, and say why.
+    Eval(EvalArgs),
+    /// Print a policy in canonical form.
+    Fmt(FmtArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Kind {
+    Trust,
+    Identity,
+    Resource,
+    Session,
+    Managed,
+}
+
+impl From<Kind> for PolicyKind {
+    fn from(k: Kind) -> Self {
+        match k {
+            Kind::Trust => PolicyKind::Trust,
+            Kind::Identity => PolicyKind::Identity,
+            Kind::Resource => PolicyKind::Resource,
+            Kind::Session => PolicyKind::Session,
+            Kind::Managed => PolicyKind::Managed,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct LimitArgs {
+    /// Trust-policy size limit (IAM's ACLSizePerRole quota; raised quotas allow more).
+    #[arg(long, default_value_t = 2048, env = "IRSA_TRUST_POLICY_LIMIT")]
+    trust_limit: usize,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Limits {
+        Limits {
+            trust: self.trust_limit,
+            ..Limits::default()
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Policy documents to check (`-` reads standard input).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// What the documents are for: decides required and prohibited elements and the size limit.
+    #[arg(long, value_enum, default_value_t = Kind::Identity)]
+    kind: Kind,
+    #[command(flatten)]
+    limits: LimitArgs,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = Output::Text)]
+    output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Identity-based policy of the caller (repeatable).
+    #[arg(long = "policy", value_name = "FILE")]
+    policies: Vec<PathBuf>,
+    /// The resource's policy; for AssumeRole* calls, the role's trust policy.
+    #[arg(long, value_name = "FILE")]
+    resource_policy: Option<PathBuf>,
+    /// The caller's permissions boundary.
+    #[arg(long, value_name = "FILE")]
+    boundary: Option<PathBuf>,
+    /// A session policy (repeatable; together they are one session policy).
+    #[arg(long = "session-policy", value_name = "FILE")]
+    session_policies: Vec<PathBuf>,
+    /// The action, `service:Action`.
+    #[arg(long)]
+    action: String,
+    /// The resource ARN.
+    #[arg(long)]
+    resource: Option<String>,
+    /// The caller: an ARN, an account id, a service or provider name; prefix
+    /// `Federated:`, `AWS:`, `Service:` or `CanonicalUser:` to force the type.
+    #[arg(long)]
+    principal: Option<String>,
+    /// A request context key, `KEY=VALUE`; repeat a key for a multivalued key.
+    #[arg(long = "context", value_name = "KEY=VALUE")]
+    context: Vec<String>,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = Output::Text)]
+    output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct FmtArgs {
+    /// The policy document (`-` reads standard input).
+    file: PathBuf,
+    /// Print without whitespace, as IAM counts size.
+    #[arg(long)]
+    compact: bool,
+}
+
+pub fn run(cmd: PolicyCommand) -> Result<ExitCode> {
+    match cmd {
+        PolicyCommand::Validate(a) => validate_cmd(&a),
+        PolicyCommand::Eval(a) => eval_cmd(&a),
+        PolicyCommand::Fmt(a) => fmt_cmd(&a),
+    }
+}
+
+fn read(path: &Path) -> Result<String> {
+    let bytes = if path == Path::new("-") {
+        let mut b = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut b).context("reading standard input")?;
+        b
+    } else {
+        std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?
+    };
+    String::from_utf8(bytes).with_context(|| format!("`{}` is not UTF-8 text", path.display()))
+}
+
+fn report_json(r: &Report) -> serde_json::Value {
+    json!({
+        "valid": r.valid,
+        "errors": r.errors,
+        "warnings": r.warnings,
+        "size": r.size,
+    })
+}
+
+fn validate_cmd(a: &ValidateArgs) -> Result<ExitCode> {
+    let limits = a.limits.limits();
+    let kind: PolicyKind = a.kind.into();
+    let mut all_valid = true;
+    let mut out = std::io::stdout().lock();
+    for file in &a.files {
+        let text = read(file)?;
+        let r = validate(&text, kind, &limits);
+        all_valid &= r.valid;
+        match a.output {
+            Output::Json => {
+                let mut v = report_json(&r);
+                if a.files.len() > 1 {
+                    v["file"] = json!(file.display().to_string());
+                }
+                writeln!(out, "{v}")?;
+            }
+            Output::Text => {
+                let verdict = if r.valid { "valid" } else { "invalid" };
+                writeln!(
+                    out,
+                    "{}: {verdict} ({kind} policy, {} of {} characters)",
+                    file.display(),
+                    r.size,
+                    r.limit
+                )?;
+                for e in &r.errors {
+                    writeln!(out, "  error: {e}")?;
+                }
+                for w in &r.warnings {
+                    writeln!(out, "  warning: {w}")?;
+                }
+            }
+        }
+    }
+    Ok(if all_valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Reads and checks a policy for its role in an evaluation; an invalid one is bad input.
+fn load(path: &Path, kind: PolicyKind) -> Result<Policy> {
+    let text = read(path)?;
+    let unlimited = Limits {
+        trust: usize::MAX,
+        managed: usize::MAX,
+        inline: usize::MAX,
+        session: usize::MAX,
+        resource: usize::MAX,
+    };
+    let r = validate(&text, kind, &unlimited);
+    match r.policy {
+        Some(p) if r.valid => Ok(p),
+        _ => {
+            let first = r.errors.first().map(ToString::to_string).unwrap_or_default();
+            let more = match r.errors.len() {
+                0 | 1 => String::new(),
+                n => format!(" (and {} more; see `irsa policy validate`)", n - 1),
+            };
+            bail!("`{}` is not a valid {kind} policy: {first}{more}", path.display())
+        }
+    }
+}
+
+fn eval_cmd(a: &EvalArgs) -> Result<ExitCode> {
+    let mut set = PolicySet::new();
+    for p in &a.policies {
+        set.add(
+            PolicyRole::Identity,
+            p.display().to_string(),
+            &load(p, PolicyKind::Identity)?,
+        );
+    }
+    if let Some(p) = &a.resource_policy {
+        set.add(
+            PolicyRole::Resource,
+            p.display().to_string(),
+            &load(p, PolicyKind::Resource)?,
+        );
+    }
+    if let Some(p) = &a.boundary {
+        set.add(
+            PolicyRole::Boundary,
+            p.display().to_string(),
+            &load(p, PolicyKind::Managed)?,
+        );
+    }
+    for p in &a.session_policies {
+        set.add(
+            PolicyRole::Session,
+            p.display().to_string(),
+            &load(p, PolicyKind::Session)?,
+        );
+    }
+    if a.policies.is_empty() && a.resource_policy.is_none() {
+        bail!("give at least one --policy or a --resource-policy: without them nothing can be allowed");
+    }
+    let action = a.action.trim();
+    if action != "*" && action.split(':').filter(|s| !s.is_empty()).count() != 2 {
+        bail!("--action `{action}` must be `service:Action`, e.g. s3:GetObject");
+    }
+    let mut ctx = Context::new();
+    for kv in &a.context {
+        let Some((k, v)) = kv.split_once('=') else {
+            bail!("--context `{kv}` must be KEY=VALUE");
+        };
+        if k.is_empty() {
+            bail!("--context `{kv}` has an empty key");
+        }
+        ctx.push(k, v);
+    }
+    let mut req = Request::new(action).with_context(ctx);
+    if let Some(r) = &a.resource {
+        req = req.with_resource(r.clone());
+    }
+    if let Some(p) = &a.principal {
+        req = req.with_principal(RequestPrincipal::parse(p));
+    }
+    let e = set.explain(&req);
+    let mut out = std::io::stdout().lock();
+    match a.output {
+        Output::Json => writeln!(out, "{}", json!({"decision": e.decision, "explanation": e}))?,
+        Output::Text => write!(out, "{e}")?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn fmt_cmd(a: &FmtArgs) -> Result<ExitCode> {
+    let text = read(&a.file)?;
+    let p = Policy::parse(&text).map_err(|e| anyhow::anyhow!("`{}` is not a valid policy: {e}", a.file.display()))?;
+    let mut out = std::io::stdout().lock();
+    if a.compact {
+        writeln!(out, "{}", p.to_json())?;
+    } else {
+        writeln!(out, "{}", p.to_json_pretty())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
