@@ -713,6 +713,15 @@ impl SigningKey {
         &self.public
     }
 
+    /// The public JWK with `alg` set to this key's signing algorithm (unlike
+    /// [`VerifyingKey::to_jwk`], which advertises RS256 for every RSA key like kube-apiserver).
+    #[must_use]
+    pub fn to_jwk(&self) -> Jwk {
+        let mut jwk = self.public.to_jwk();
+        jwk.alg = Some(self.alg.as_str().into());
+        jwk
+    }
+
     /// The private key as PKCS#8 DER.
     ///
     /// # Errors
