@@ -2,6 +2,7 @@
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
+use irsa_policy::trust::{OidcProvider, web_identity_trust};
 use irsa_policy::{
     Context, Limits, Policy, PolicyKind, PolicyRole, PolicySet, Report, Request, RequestPrincipal, validate,
 };
@@ -84,7 +85,7 @@ pub struct EvalArgs {
     #[arg(long = "policy", value_name = "FILE")]
     policies: Vec<PathBuf>,
     /// The resource's policy; for AssumeRole* calls, the role's trust policy.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", visible_alias = "trust-policy")]
     resource_policy: Option<PathBuf>,
     /// The caller's permissions boundary.
     #[arg(long, value_name = "FILE")]
@@ -92,9 +93,22 @@ pub struct EvalArgs {
     /// A session policy (repeatable; together they are one session policy).
     #[arg(long = "session-policy", value_name = "FILE")]
     session_policies: Vec<PathBuf>,
-    /// The action, `service:Action`.
-    #[arg(long)]
-    action: String,
+    /// The action, `service:Action` (default with --web-identity-subject:
+    /// sts:AssumeRoleWithWebIdentity).
+    #[arg(long, required_unless_present = "web_identity_subject")]
+    action: Option<String>,
+    /// Ask as STS does for a web identity token with this `sub`
+    /// (`system:serviceaccount:NS:SA`): the caller is the OIDC provider, and the
+    /// `<issuer>:sub`, `<issuer>:aud` and `aws:FederatedProvider` keys are set.
+    #[arg(long, value_name = "SUB", requires = "resource_policy")]
+    web_identity_subject: Option<String>,
+    /// With --web-identity-subject: the provider ARN (default: the only OIDC
+    /// provider the trust policy names).
+    #[arg(long, value_name = "ARN", requires = "web_identity_subject")]
+    provider: Option<String>,
+    /// With --web-identity-subject: the token's audience.
+    #[arg(long, default_value = "sts.amazonaws.com", requires = "web_identity_subject")]
+    audience: String,
     /// The resource ARN.
     #[arg(long)]
     resource: Option<String>,
@@ -246,11 +260,22 @@ fn eval_cmd(a: &EvalArgs) -> Result<ExitCode> {
     if a.policies.is_empty() && a.resource_policy.is_none() {
         bail!("give at least one --policy or a --resource-policy: without them nothing can be allowed");
     }
-    let action = a.action.trim();
+    let mut ctx = Context::new();
+    let mut principal = a.principal.clone();
+    let mut action = a.action.clone();
+    if let Some(subject) = &a.web_identity_subject {
+        let provider = web_identity_provider(a)?;
+        ctx.insert(&format!("{}:sub", provider.issuer), subject.as_str());
+        ctx.insert(&format!("{}:aud", provider.issuer), a.audience.as_str());
+        ctx.insert("aws:FederatedProvider", provider.arn.as_str());
+        principal.get_or_insert(format!("Federated:{}", provider.arn));
+        action.get_or_insert_with(|| "sts:AssumeRoleWithWebIdentity".to_owned());
+    }
+    let action = action.unwrap_or_default();
+    let action = action.trim();
     if action != "*" && action.split(':').filter(|s| !s.is_empty()).count() != 2 {
         bail!("--action `{action}` must be `service:Action`, e.g. s3:GetObject");
     }
-    let mut ctx = Context::new();
     for kv in &a.context {
         let Some((k, v)) = kv.split_once('=') else {
             bail!("--context `{kv}` must be KEY=VALUE");
@@ -264,7 +289,7 @@ fn eval_cmd(a: &EvalArgs) -> Result<ExitCode> {
     if let Some(r) = &a.resource {
         req = req.with_resource(r.clone());
     }
-    if let Some(p) = &a.principal {
+    if let Some(p) = &principal {
         req = req.with_principal(RequestPrincipal::parse(p));
     }
     let e = set.explain(&req);
@@ -274,6 +299,23 @@ fn eval_cmd(a: &EvalArgs) -> Result<ExitCode> {
         Output::Text => write!(out, "{e}")?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The provider a web-identity question is about: given, or the only one the trust policy names.
+fn web_identity_provider(a: &EvalArgs) -> Result<OidcProvider> {
+    if let Some(arn) = &a.provider {
+        return Ok(OidcProvider::from_arn(arn)?);
+    }
+    let Some(path) = &a.resource_policy else {
+        bail!("--web-identity-subject needs --trust-policy");
+    };
+    let policy = load(path, PolicyKind::Resource)?;
+    let mut providers = web_identity_trust(&policy).into_iter().map(|t| t.provider);
+    match (providers.next(), providers.next()) {
+        (Some(p), None) => Ok(OidcProvider::from_arn(&p)?),
+        (None, _) => bail!("`{}` names no OIDC provider; pass --provider", path.display()),
+        (Some(_), Some(_)) => bail!("`{}` names several OIDC providers; pass --provider", path.display()),
+    }
 }
 
 fn fmt_cmd(a: &FmtArgs) -> Result<ExitCode> {

@@ -157,6 +157,38 @@ fn eval_explains_a_denied_web_identity() {
 }
 
 #[test]
+fn eval_web_identity_shorthand() {
+    let ask = |sub: &str| {
+        stdout(&irsa(&[
+            "policy",
+            "eval",
+            "--trust-policy",
+            "examples/policies/kf-user-trust.json",
+            "--web-identity-subject",
+            sub,
+        ]))
+    };
+    assert!(ask("system:serviceaccount:team-a:default-editor").starts_with("Allow: `sts:AssumeRoleWithWebIdentity`"));
+    let denied = ask("system:serviceaccount:team-c:default-editor");
+    assert!(denied.starts_with("ImplicitDeny: "), "{denied}");
+    assert!(
+        denied.contains("request value `system:serviceaccount:team-c:default-editor`"),
+        "{denied}"
+    );
+    let wrong_aud = irsa(&[
+        "policy",
+        "eval",
+        "--trust-policy",
+        "examples/policies/kf-user-trust.json",
+        "--web-identity-subject",
+        "system:serviceaccount:team-a:default-editor",
+        "--audience",
+        "other",
+    ]);
+    assert!(stdout(&wrong_aud).starts_with("ImplicitDeny"));
+}
+
+#[test]
 fn eval_substitutes_variables_and_says_so() {
     let out = irsa(&[
         "policy",
