@@ -86,8 +86,7 @@ pub fn decode_review(body: &[u8]) -> Result<ReviewRequest, ReviewError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ReviewError::BadContent);
     }
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| ReviewError::Json(e.to_string()))?;
+    let value: Value = serde_json::from_slice(body).map_err(|e| ReviewError::Json(e.to_string()))?;
     let Value::Object(mut review) = value else {
         return Err(ReviewError::BadContent);
     };
@@ -98,12 +97,7 @@ pub fn decode_review(body: &[u8]) -> Result<ReviewRequest, ReviewError> {
     let Some(Value::Object(mut request)) = review.remove("request") else {
         return Err(ReviewError::BadContent);
     };
-    let text = |r: &Map<String, Value>, k: &str| {
-        r.get(k)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
+    let text = |r: &Map<String, Value>, k: &str| r.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
     Ok(ReviewRequest {
         api_version,
         uid: text(&request, "uid"),
@@ -170,9 +164,7 @@ pub async fn lookup_identity(
 ) -> (Option<Identity>, bool) {
     let creds = ctx.store.container_credentials();
     let config_map = ctx.store.config_map();
-    let pod_identity = creds
-        .as_deref()
-        .is_some_and(|c| c.contains(namespace, service_account));
+    let pod_identity = creds.as_deref().is_some_and(|c| c.contains(namespace, service_account));
     // Pod Identity mode does not wait for the API fallback (as upstream).
     let lookup = if pod_identity {
         ctx.store.lookup(namespace, service_account)
@@ -246,10 +238,9 @@ pub async fn answer(req: &ReviewRequest, ctx: &ReviewContext<'_>) -> ReviewAnswe
                 Decision::Rejected(message),
             )
         }
-        Ok(outcome) if outcome.patch.0.is_empty() => respond(
-            allowed(req, &outcome.warnings),
-            Decision::AlreadyMutated(outcome.mode),
-        ),
+        Ok(outcome) if outcome.patch.0.is_empty() => {
+            respond(allowed(req, &outcome.warnings), Decision::AlreadyMutated(outcome.mode))
+        }
         Ok(outcome) => {
             let patch = serde_json::to_vec(&outcome.patch).unwrap_or_default();
             let mut response = allowed(req, &outcome.warnings);

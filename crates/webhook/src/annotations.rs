@@ -68,8 +68,7 @@ impl ServiceAccountInfo {
         annotations.map_or_else(Self::default, |map| {
             Self::from_annotations(
                 prefix,
-                map.iter()
-                    .filter_map(|(k, v)| v.as_str().map(|v| (k.as_str(), v))),
+                map.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.as_str(), v))),
             )
         })
     }
@@ -99,15 +98,13 @@ impl ServiceAccountInfo {
     /// Regional STS for this account: annotation, else the flag.
     #[must_use]
     pub fn regional_sts(&self, config: &MutationConfig) -> bool {
-        self.sts_regional_endpoints
-            .unwrap_or(config.sts_regional_endpoint)
+        self.sts_regional_endpoints.unwrap_or(config.sts_regional_endpoint)
     }
 
     /// Token expiration for this account: annotation (clamped), else the flag.
     #[must_use]
     pub fn expiration(&self, config: &MutationConfig) -> i64 {
-        self.token_expiration
-            .map_or(config.token_expiration, clamp_expiration)
+        self.token_expiration.map_or(config.token_expiration, clamp_expiration)
     }
 }
 
@@ -154,9 +151,9 @@ pub fn is_valid_role_arn(arn: &str) -> bool {
         return false;
     };
     !name.is_empty()
-        && name.chars().all(|c| {
-            c.is_alphanumeric() || matches!(c, '_' | '-' | '/' | '.' | '@' | '+' | '=' | ',')
-        })
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '/' | '.' | '@' | '+' | '=' | ','))
 }
 
 /// What the mutation reads from the pod's own annotations.
@@ -171,21 +168,13 @@ pub struct PodAnnotations {
 impl PodAnnotations {
     /// Reads the pod annotations relevant to the mutation.
     #[must_use]
-    pub fn from_json(
-        prefix: &str,
-        annotations: Option<&serde_json::Map<String, serde_json::Value>>,
-    ) -> Self {
+    pub fn from_json(prefix: &str, annotations: Option<&serde_json::Map<String, serde_json::Value>>) -> Self {
         let mut out = Self::default();
         let Some(map) = annotations else {
             return out;
         };
-        let get = |name: &str| {
-            map.get(&format!("{prefix}/{name}"))
-                .and_then(serde_json::Value::as_str)
-        };
-        out.token_expiration = get(keys::TOKEN_EXPIRATION)
-            .and_then(parse_go_int)
-            .map(clamp_expiration);
+        let get = |name: &str| map.get(&format!("{prefix}/{name}")).and_then(serde_json::Value::as_str);
+        out.token_expiration = get(keys::TOKEN_EXPIRATION).and_then(parse_go_int).map(clamp_expiration);
         if let Some(csv) = get(keys::SKIP_CONTAINERS) {
             out.skip_containers = parse_csv_record(csv).unwrap_or_default();
         }
@@ -282,20 +271,14 @@ mod tests {
         let info = ServiceAccountInfo::from_annotations(
             "eks.amazonaws.com",
             [
-                (
-                    "eks.amazonaws.com/role-arn",
-                    "arn:aws:iam::111122223333:role/x",
-                ),
+                ("eks.amazonaws.com/role-arn", "arn:aws:iam::111122223333:role/x"),
                 ("eks.amazonaws.com/sts-regional-endpoints", "T"),
                 ("eks.amazonaws.com/token-expiration", "100"),
                 ("other.io/role-arn", "nope"),
                 ("eks.amazonaws.comX/audience", "nope"),
             ],
         );
-        assert_eq!(
-            info.role_arn.as_deref(),
-            Some("arn:aws:iam::111122223333:role/x")
-        );
+        assert_eq!(info.role_arn.as_deref(), Some("arn:aws:iam::111122223333:role/x"));
         assert_eq!(info.audience, None);
         assert_eq!(info.sts_regional_endpoints, Some(true));
         let cfg = MutationConfig::default();
@@ -348,12 +331,8 @@ mod tests {
 
     #[test]
     fn arn_validation() {
-        assert!(is_valid_role_arn(
-            "arn:aws:iam::111122223333:role/s3-reader"
-        ));
-        assert!(is_valid_role_arn(
-            "arn:aws-cn:iam::111122223333:role/path/a.b@c+d=e,f"
-        ));
+        assert!(is_valid_role_arn("arn:aws:iam::111122223333:role/s3-reader"));
+        assert!(is_valid_role_arn("arn:aws-cn:iam::111122223333:role/path/a.b@c+d=e,f"));
         assert!(!is_valid_role_arn("arn:aws:iam::1111:role/x"));
         assert!(!is_valid_role_arn("arn:aws:iam::111122223333:user/x"));
         assert!(!is_valid_role_arn("already-defined"));

@@ -96,8 +96,7 @@ impl Default for MutationConfig {
             aws_default_region: String::new(),
             sts_regional_endpoint: false,
             container_credentials_audience: "pods.eks.amazonaws.com".into(),
-            container_credentials_token_mount_path:
-                "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount".into(),
+            container_credentials_token_mount_path: "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount".into(),
             container_credentials_token_volume_name: "eks-pod-identity-token".into(),
             container_credentials_token_path: "eks-pod-identity-token".into(),
             container_credentials_full_uri: "http://169.254.170.23/v1/credentials".into(),
@@ -153,10 +152,7 @@ impl ComposeRoleArn {
         if value.contains("arn:") {
             value.to_owned()
         } else {
-            format!(
-                "arn:{}:iam::{}:role/{}",
-                self.partition, self.account_id, value
-            )
+            format!("arn:{}:iam::{}:role/{}", self.partition, self.account_id, value)
         }
     }
 }
@@ -268,9 +264,7 @@ pub fn parse_tls_min_version(value: &str) -> Result<Option<TlsMinVersion>, Confi
         "" => Ok(None),
         "1.2" | "VersionTLS12" => Ok(Some(TlsMinVersion::Tls12)),
         "1.3" | "VersionTLS13" => Ok(Some(TlsMinVersion::Tls13)),
-        "1.0" | "1.1" | "VersionTLS10" | "VersionTLS11" => {
-            Err(ConfigError::TlsVersionUnsupported(value.to_owned()))
-        }
+        "1.0" | "1.1" | "VersionTLS10" | "VersionTLS11" => Err(ConfigError::TlsVersionUnsupported(value.to_owned())),
         other => Err(ConfigError::TlsMinVersion(other.to_owned())),
     }
 }
@@ -316,9 +310,7 @@ pub fn parse_go_duration(value: &str) -> Result<Duration, ConfigError> {
     }
     let mut total_nanos: f64 = 0.0;
     while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(err)?;
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(err)?;
         if num_len == 0 {
             return Err(err());
         }
@@ -354,9 +346,7 @@ fn go_duration(value: &str) -> Result<Duration, String> {
 }
 
 fn port(value: &str) -> Result<u16, String> {
-    value
-        .parse::<u16>()
-        .map_err(|e| format!("invalid port {value:?}: {e}"))
+    value.parse::<u16>().map_err(|e| format!("invalid port {value:?}: {e}"))
 }
 
 /// The mutation flags (shared by `irsa webhook` and `irsa webhook mutate`), upstream names and
@@ -364,20 +354,13 @@ fn port(value: &str) -> Result<u16, String> {
 #[derive(Debug, Clone, Args, PartialEq, Eq)]
 pub struct MutationArgs {
     /// The Service Account annotation to look for
-    #[arg(
-        long,
-        default_value = "eks.amazonaws.com",
-        env = "IRSA_WEBHOOK_ANNOTATION_PREFIX"
-    )]
+    #[arg(long, default_value = "eks.amazonaws.com", env = "IRSA_WEBHOOK_ANNOTATION_PREFIX")]
     pub annotation_prefix: String,
     /// The default audience for tokens. Can be overridden by annotation
     #[arg(long, default_value = "sts.amazonaws.com")]
     pub token_audience: String,
     /// The path to mount tokens
-    #[arg(
-        long,
-        default_value = "/var/run/secrets/eks.amazonaws.com/serviceaccount"
-    )]
+    #[arg(long, default_value = "/var/run/secrets/eks.amazonaws.com/serviceaccount")]
     pub token_mount_path: String,
     /// The token expiration (seconds, clamped to >= 600)
     #[arg(long, default_value_t = DEFAULT_TOKEN_EXPIRATION, allow_negative_numbers = true)]
@@ -393,10 +376,7 @@ pub struct MutationArgs {
     #[arg(long, default_value = "pods.eks.amazonaws.com")]
     pub container_credentials_audience: String,
     /// Mount path of the Pod Identity token volume
-    #[arg(
-        long,
-        default_value = "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount"
-    )]
+    #[arg(long, default_value = "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount")]
     pub container_credentials_token_mount_path: String,
     /// Name of the Pod Identity token volume
     #[arg(long, default_value = "eks-pod-identity-token")]
@@ -441,12 +421,8 @@ impl MutationArgs {
             aws_default_region: self.aws_default_region.clone(),
             sts_regional_endpoint: self.sts_regional_endpoint,
             container_credentials_audience: self.container_credentials_audience.clone(),
-            container_credentials_token_mount_path: self
-                .container_credentials_token_mount_path
-                .clone(),
-            container_credentials_token_volume_name: self
-                .container_credentials_token_volume_name
-                .clone(),
+            container_credentials_token_mount_path: self.container_credentials_token_mount_path.clone(),
+            container_credentials_token_volume_name: self.container_credentials_token_volume_name.clone(),
             container_credentials_token_path: self.container_credentials_token_path.clone(),
             container_credentials_full_uri: self.container_credentials_full_uri.clone(),
             compose_role_arn: None,
@@ -646,9 +622,7 @@ where
             && !rest.starts_with('-')
         {
             let name = rest.split('=').next().unwrap_or_default();
-            let looks_like_name = name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            let looks_like_name = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
                 && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
             if looks_like_name && (name.len() > 1 || name == "v") {
                 out.push(OsString::from(format!("-{s}")));
@@ -703,10 +677,7 @@ mod tests {
         assert_eq!(cli.args.klog.verbosity, 4);
         assert!(cli.args.mutation.sts_regional_endpoint);
         assert_eq!(cli.args.mutation_config().token_expiration, 600);
-        assert_eq!(
-            cli.args.service_account_lookup_grace_period,
-            Duration::from_millis(150)
-        );
+        assert_eq!(cli.args.service_account_lookup_grace_period, Duration::from_millis(150));
     }
 
     #[test]
@@ -714,14 +685,8 @@ mod tests {
         assert_eq!(parse_go_duration("0").unwrap(), Duration::ZERO);
         assert_eq!(parse_go_duration("60s").unwrap(), Duration::from_secs(60));
         assert_eq!(parse_go_duration("1m30s").unwrap(), Duration::from_secs(90));
-        assert_eq!(
-            parse_go_duration("1.5h").unwrap(),
-            Duration::from_secs(5400)
-        );
-        assert_eq!(
-            parse_go_duration("100ms").unwrap(),
-            Duration::from_millis(100)
-        );
+        assert_eq!(parse_go_duration("1.5h").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_go_duration("100ms").unwrap(), Duration::from_millis(100));
         assert!(parse_go_duration("").is_err());
         assert!(parse_go_duration("10").is_err());
         assert!(parse_go_duration("5d").is_err());

@@ -40,6 +40,7 @@
 pub mod admission;
 pub mod annotations;
 pub mod config;
+pub mod k8s;
 pub mod metrics;
 pub mod mutate;
 pub mod offline;
@@ -47,6 +48,7 @@ pub mod server;
 pub mod sources;
 pub mod store;
 pub mod tls;
+pub mod watch;
 
 pub use config::{MutationArgs, MutationConfig, ServerConfig, WebhookArgs};
 pub use mutate::{Identity, IdentitySources, Mode, build_patch, resolve_identity};

@@ -109,10 +109,8 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::default();
         let http_requests = Family::<RequestLabels, Counter>::default();
-        let http_latencies_us: HistogramFamily<RouteLabels> =
-            Family::new_with_constructor(upstream_latency_histogram);
-        let request_duration: HistogramFamily<RouteLabels> =
-            Family::new_with_constructor(seconds_histogram);
+        let http_latencies_us: HistogramFamily<RouteLabels> = Family::new_with_constructor(upstream_latency_histogram);
+        let request_duration: HistogramFamily<RouteLabels> = Family::new_with_constructor(seconds_histogram);
         let pod_count = Family::<MethodLabels, Counter>::default();
         let missing_sa = Counter::default();
         let used = Gauge::default();

@@ -19,8 +19,8 @@ use serde_json::{Map, Value, json};
 
 use crate::annotations::{PodAnnotations, ServiceAccountInfo, is_valid_role_arn};
 use crate::config::{
-    DEFAULT_TOKEN_EXPIRATION, JITTER_MIN_EXPIRATION, MutationConfig, POD_IDENTITY_LABEL,
-    WEB_IDENTITY_TOKEN_FILE_NAME, WEB_IDENTITY_VOLUME_NAME,
+    DEFAULT_TOKEN_EXPIRATION, JITTER_MIN_EXPIRATION, MutationConfig, POD_IDENTITY_LABEL, WEB_IDENTITY_TOKEN_FILE_NAME,
+    WEB_IDENTITY_VOLUME_NAME,
 };
 use crate::sources::{ConfigMapMapping, ContainerCredentials};
 
@@ -33,8 +33,7 @@ pub mod env {
     /// Pod Identity: credentials endpoint.
     pub const AWS_CONTAINER_CREDENTIALS_FULL_URI: &str = "AWS_CONTAINER_CREDENTIALS_FULL_URI";
     /// Pod Identity: token file.
-    pub const AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: &str =
-        "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE";
+    pub const AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: &str = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE";
     /// Region.
     pub const AWS_REGION: &str = "AWS_REGION";
     /// Default region.
@@ -156,10 +155,7 @@ pub fn resolve_identity(
     {
         return Some(Identity::WebIdentity {
             role_arn,
-            audience: sa
-                .audience
-                .clone()
-                .unwrap_or_else(|| config.token_audience.clone()),
+            audience: sa.audience.clone().unwrap_or_else(|| config.token_audience.clone()),
             regional_sts: sa.regional_sts(config),
             token_expiration: sa.expiration(config),
         });
@@ -265,9 +261,7 @@ pub fn build_patch(
             ..
         } => {
             if !is_valid_role_arn(role_arn) {
-                warnings.push(format!(
-                    "role ARN {role_arn:?} does not look like an IAM role ARN"
-                ));
+                warnings.push(format!("role ARN {role_arn:?} does not look like an IAM role ARN"));
             }
             (
                 WEB_IDENTITY_VOLUME_NAME,
@@ -277,9 +271,7 @@ pub fn build_patch(
                 *token_expiration,
             )
         }
-        Identity::ContainerCredentials {
-            token_expiration, ..
-        } => (
+        Identity::ContainerCredentials { token_expiration, .. } => (
             config.container_credentials_token_volume_name.as_str(),
             config.container_credentials_token_mount_path.as_str(),
             config.container_credentials_token_path.as_str(),
@@ -288,10 +280,8 @@ pub fn build_patch(
         ),
     };
     let mut token_expiration = pod_annotations.token_expiration.unwrap_or(base_expiration);
-    if identity.mode() == Mode::ContainerCredentials && token_expiration == DEFAULT_TOKEN_EXPIRATION
-    {
-        let window =
-            u64::try_from(DEFAULT_TOKEN_EXPIRATION - JITTER_MIN_EXPIRATION + 1).unwrap_or(1);
+    if identity.mode() == Mode::ContainerCredentials && token_expiration == DEFAULT_TOKEN_EXPIRATION {
+        let window = u64::try_from(DEFAULT_TOKEN_EXPIRATION - JITTER_MIN_EXPIRATION + 1).unwrap_or(1);
         let offset = i64::try_from(random.next_u64() % window).unwrap_or(0);
         token_expiration = JITTER_MIN_EXPIRATION + offset;
     }
@@ -304,8 +294,9 @@ pub fn build_patch(
     };
 
     let regional_sts = match identity {
-        Identity::WebIdentity { regional_sts, .. }
-        | Identity::ContainerCredentials { regional_sts, .. } => *regional_sts,
+        Identity::WebIdentity { regional_sts, .. } | Identity::ContainerCredentials { regional_sts, .. } => {
+            *regional_sts
+        }
     };
     let mut env_vars: Vec<(&'static str, String)> = Vec::new();
     if regional_sts {
@@ -326,10 +317,7 @@ pub fn build_patch(
                 env::AWS_CONTAINER_CREDENTIALS_FULL_URI,
                 config.container_credentials_full_uri.clone(),
             ));
-            env_vars.push((
-                env::AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE,
-                token_file.clone(),
-            ));
+            env_vars.push((env::AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, token_file.clone()));
             [
                 env::AWS_CONTAINER_CREDENTIALS_FULL_URI,
                 env::AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE,
@@ -394,10 +382,7 @@ pub fn build_patch(
     })
 }
 
-fn label_op(
-    metadata: Option<&Map<String, Value>>,
-    ops: &mut Vec<PatchOperation>,
-) -> Result<(), MutateError> {
+fn label_op(metadata: Option<&Map<String, Value>>, ops: &mut Vec<PatchOperation>) -> Result<(), MutateError> {
     let Some(metadata) = metadata else {
         add(
             ops,
@@ -412,13 +397,8 @@ fn label_op(
             ptr(&["metadata", "labels"]),
             json!({ POD_IDENTITY_LABEL: "enabled" }),
         ),
-        Some(labels)
-            if labels.get(POD_IDENTITY_LABEL).and_then(Value::as_str) == Some("enabled") => {}
-        Some(_) => add(
-            ops,
-            ptr(&["metadata", "labels", POD_IDENTITY_LABEL]),
-            json!("enabled"),
-        ),
+        Some(labels) if labels.get(POD_IDENTITY_LABEL).and_then(Value::as_str) == Some("enabled") => {}
+        Some(_) => add(ops, ptr(&["metadata", "labels", POD_IDENTITY_LABEL]), json!("enabled")),
     }
     Ok(())
 }
@@ -432,9 +412,7 @@ fn container_ops(
     warnings: &mut Vec<String>,
 ) -> Result<(), MutateError> {
     let where_ = || format!("spec.{list}[{index}]");
-    let container = container
-        .as_object()
-        .ok_or_else(|| MutateError::Malformed(where_()))?;
+    let container = container.as_object().ok_or_else(|| MutateError::Malformed(where_()))?;
     let name = container.get("name").and_then(Value::as_str);
     if name.is_some_and(|n| plan.skip.iter().any(|s| s == n)) {
         return Ok(());
@@ -442,8 +420,8 @@ fn container_ops(
     let idx = index.to_string();
 
     // Environment.
-    let env = opt_array(container.get("env"), "env")
-        .map_err(|_| MutateError::Malformed(format!("{}.env", where_())))?;
+    let env =
+        opt_array(container.get("env"), "env").map_err(|_| MutateError::Malformed(format!("{}.env", where_())))?;
     let defined = |var: &str| env.is_some_and(|e| e.iter().any(|v| name_of(v) == Some(var)));
     let pair_defined = plan.identity_pair.iter().any(|v| defined(v));
     let region_defined = defined(env::AWS_REGION) || defined(env::AWS_DEFAULT_REGION);
@@ -464,11 +442,7 @@ fn container_ops(
                 add(ops, ptr(&["spec", list, &idx, "env", "-"]), var);
             }
         } else {
-            add(
-                ops,
-                ptr(&["spec", list, &idx, "env"]),
-                Value::Array(new_env),
-            );
+            add(ops, ptr(&["spec", list, &idx, "env"]), Value::Array(new_env));
         }
     }
 
@@ -501,33 +475,24 @@ fn container_ops(
     if mounts.is_some() {
         add(ops, ptr(&["spec", list, &idx, "volumeMounts", "-"]), mount);
     } else {
-        add(
-            ops,
-            ptr(&["spec", list, &idx, "volumeMounts"]),
-            json!([mount]),
-        );
+        add(ops, ptr(&["spec", list, &idx, "volumeMounts"]), json!([mount]));
     }
     Ok(())
 }
 
 fn is_windows(spec: &Map<String, Value>) -> bool {
-    spec.get("nodeSelector")
-        .and_then(Value::as_object)
-        .is_some_and(|ns| {
-            ["kubernetes.io/os", "beta.kubernetes.io/os"]
-                .iter()
-                .any(|k| ns.get(*k).and_then(Value::as_str) == Some("windows"))
-        })
+    spec.get("nodeSelector").and_then(Value::as_object).is_some_and(|ns| {
+        ["kubernetes.io/os", "beta.kubernetes.io/os"]
+            .iter()
+            .any(|k| ns.get(*k).and_then(Value::as_str) == Some("windows"))
+    })
 }
 
 fn name_of(v: &Value) -> Option<&str> {
     v.get("name").and_then(Value::as_str)
 }
 
-fn opt_object<'a>(
-    v: Option<&'a Value>,
-    what: &str,
-) -> Result<Option<&'a Map<String, Value>>, MutateError> {
+fn opt_object<'a>(v: Option<&'a Value>, what: &str) -> Result<Option<&'a Map<String, Value>>, MutateError> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(m)) => Ok(Some(m)),

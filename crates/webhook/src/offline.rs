@@ -7,10 +7,7 @@ use serde_json::Value;
 
 use crate::MutationConfig;
 use crate::annotations::ServiceAccountInfo;
-use crate::mutate::{
-    Identity, IdentitySources, MutateError, RandomSource, apply_patch, build_patch,
-    resolve_identity,
-};
+use crate::mutate::{Identity, IdentitySources, MutateError, RandomSource, apply_patch, build_patch, resolve_identity};
 use crate::sources::{ConfigMapMapping, ContainerCredentials, SourceError};
 
 /// Errors of the offline mode.
@@ -116,12 +113,10 @@ pub fn parse_documents(what: &str, text: &str) -> Result<Vec<Value>, OfflineErro
         match serde_json::from_str::<Value>(text) {
             Ok(Value::Array(items)) => items,
             Ok(v) => vec![v],
-            Err(json_err) => {
-                serde_saphyr::from_multiple::<Value>(text).map_err(|_| OfflineError::Parse {
-                    what: what.to_owned(),
-                    message: json_err.to_string(),
-                })?
-            }
+            Err(json_err) => serde_saphyr::from_multiple::<Value>(text).map_err(|_| OfflineError::Parse {
+                what: what.to_owned(),
+                message: json_err.to_string(),
+            })?,
         }
     } else {
         serde_saphyr::from_multiple::<Value>(text).map_err(|e| OfflineError::Parse {
@@ -161,9 +156,7 @@ fn kind_of(v: &Value) -> Option<&str> {
 }
 
 fn str_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
-    v.pointer(pointer)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
+    v.pointer(pointer).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
 /// The service account a pod runs as: `spec.serviceAccountName`, else the deprecated
@@ -186,18 +179,17 @@ pub fn mutate_offline(
     let pod_docs = parse_documents("pod", input.pod)?;
     let (pod, review_namespace) = match pod_docs.as_slice() {
         [single] if kind_of(single) == Some("AdmissionReview") => {
-            let object = single.pointer("/request/object").cloned().ok_or_else(|| {
-                OfflineError::NotAPod("AdmissionReview has no request.object".into())
-            })?;
+            let object = single
+                .pointer("/request/object")
+                .cloned()
+                .ok_or_else(|| OfflineError::NotAPod("AdmissionReview has no request.object".into()))?;
             let ns = str_at(single, "/request/namespace").map(str::to_owned);
             (object, ns)
         }
         [single] => (single.clone(), None),
         [] => return Err(OfflineError::NotAPod("no document".into())),
         _ => {
-            return Err(OfflineError::NotAPod(
-                "expected exactly one document".into(),
-            ));
+            return Err(OfflineError::NotAPod("expected exactly one document".into()));
         }
     };
     if !pod.is_object() {
@@ -206,9 +198,7 @@ pub fn mutate_offline(
     if let Some(kind) = kind_of(&pod)
         && kind != "Pod"
     {
-        return Err(OfflineError::NotAPod(format!(
-            "kind is {kind}, expected Pod"
-        )));
+        return Err(OfflineError::NotAPod(format!("kind is {kind}, expected Pod")));
     }
     let namespace = review_namespace
         .or_else(|| str_at(&pod, "/metadata/namespace").map(str::to_owned))
@@ -227,8 +217,7 @@ pub fn mutate_offline(
             if sa_ns == namespace && sa_name == service_account {
                 sa_info = Some(ServiceAccountInfo::from_json_annotations(
                     &config.annotation_prefix,
-                    doc.pointer("/metadata/annotations")
-                        .and_then(Value::as_object),
+                    doc.pointer("/metadata/annotations").and_then(Value::as_object),
                 ));
             }
         }
@@ -255,14 +244,12 @@ pub fn mutate_offline(
     };
     let container_credentials = match input.container_credentials {
         None => None,
-        Some(text) => {
-            Some(
-                ContainerCredentials::parse(text).map_err(|source| OfflineError::Source {
-                    what: "container credentials config".into(),
-                    source,
-                })?,
-            )
-        }
+        Some(text) => Some(
+            ContainerCredentials::parse(text).map_err(|source| OfflineError::Source {
+                what: "container credentials config".into(),
+                source,
+            })?,
+        ),
     };
 
     let sources = IdentitySources {
@@ -282,8 +269,7 @@ pub fn mutate_offline(
         });
     };
     let outcome = build_patch(&pod, identity_ref, config, random)?;
-    let mutated =
-        apply_patch(&pod, &outcome.patch).map_err(|e| OfflineError::Apply(e.to_string()))?;
+    let mutated = apply_patch(&pod, &outcome.patch).map_err(|e| OfflineError::Apply(e.to_string()))?;
     Ok(OfflineOutcome {
         namespace,
         service_account,

@@ -117,9 +117,7 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     let response = next.run(request).await;
     let status = response.status().as_u16();
     if path == "/mutate" {
-        state
-            .metrics
-            .observe_request(&verb, &path, status, start.elapsed());
+        state.metrics.observe_request(&verb, &path, status, start.elapsed());
     }
     tracing::debug!(%path, method = %verb, status, %user_agent, elapsed_us = start.elapsed().as_micros(), "served");
     response
@@ -164,10 +162,7 @@ async fn mutate(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
     }
     (
         StatusCode::OK,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
+        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
         answer.body,
     )
         .into_response()
@@ -181,11 +176,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
     if state.store.is_synced() {
         (StatusCode::OK, "ok").into_response()
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "service account cache not synced\n",
-        )
-            .into_response()
+        (StatusCode::SERVICE_UNAVAILABLE, "service account cache not synced\n").into_response()
     }
 }
 
@@ -232,8 +223,7 @@ where
 {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let builder =
-        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
     tokio::pin!(shutdown);
     loop {
         let (tcp, peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
@@ -254,20 +244,18 @@ where
         let builder = builder.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let tls_stream =
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                    Ok(Ok(s)) => s,
-                    Ok(Err(error)) => {
-                        tracing::debug!(%peer, %error, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!(%peer, "TLS handshake timed out");
-                        return;
-                    }
-                };
-            let conn = builder
-                .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(tls_stream), service);
+            let tls_stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(error)) => {
+                    tracing::debug!(%peer, %error, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            };
+            let conn = builder.serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(tls_stream), service);
             if let Err(error) = watcher.watch(conn.into_owned()).await {
                 tracing::debug!(%peer, %error, "connection error");
             }
@@ -284,15 +272,9 @@ where
 }
 
 /// Serves `router` over plain HTTP (the metrics port) until `shutdown` resolves.
-pub async fn serve_http<F>(
-    listener: TcpListener,
-    router: Router,
-    shutdown: F,
-) -> std::io::Result<()>
+pub async fn serve_http<F>(listener: TcpListener, router: Router, shutdown: F) -> std::io::Result<()>
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
 }

@@ -56,8 +56,7 @@ impl MappingEntry {
     /// Regional STS with the flag default applied.
     #[must_use]
     pub fn regional_sts(&self, config: &MutationConfig) -> bool {
-        self.use_regional_sts
-            .unwrap_or(config.sts_regional_endpoint)
+        self.use_regional_sts.unwrap_or(config.sts_regional_endpoint)
     }
 
     /// Expiration with the flag default applied, clamped.
@@ -96,8 +95,7 @@ impl ConfigMapMapping {
                     out.wildcard.insert(name.to_owned(), entry);
                 }
                 Some((namespace, name)) => {
-                    out.exact
-                        .insert((namespace.to_owned(), name.to_owned()), entry);
+                    out.exact.insert((namespace.to_owned(), name.to_owned()), entry);
                 }
                 None => out.rejected_keys.push(key),
             }
@@ -118,8 +116,7 @@ impl ConfigMapMapping {
     /// Exact `namespace/name` entry, else `*/name`.
     #[must_use]
     pub fn get(&self, namespace: &str, name: &str) -> Option<&MappingEntry> {
-        self.get_exact(namespace, name)
-            .or_else(|| self.wildcard.get(name))
+        self.get_exact(namespace, name).or_else(|| self.wildcard.get(name))
     }
 
     /// Exact entry only (what upstream's Pod Identity path consults).
@@ -166,15 +163,10 @@ fn parse_entry(key: &str, value: &Value) -> Result<MappingEntry, SourceError> {
                     .clone_into(&mut entry.audience);
             }
             "useregionalsts" => {
-                entry.use_regional_sts = Some(
-                    v.as_bool()
-                        .ok_or_else(|| shape("UseRegionalSTS is not a bool"))?,
-                );
+                entry.use_regional_sts = Some(v.as_bool().ok_or_else(|| shape("UseRegionalSTS is not a bool"))?);
             }
             "tokenexpiration" => {
-                entry.token_expiration = v
-                    .as_i64()
-                    .ok_or_else(|| shape("TokenExpiration is not an integer"))?;
+                entry.token_expiration = v.as_i64().ok_or_else(|| shape("TokenExpiration is not an integer"))?;
             }
             _ => {}
         }
@@ -212,8 +204,7 @@ impl ContainerCredentials {
             if !item.is_object() {
                 return Err(SourceError::Shape("identity is not an object".into()));
             }
-            out.identities
-                .insert((field("namespace")?, field("serviceAccount")?));
+            out.identities.insert((field("namespace")?, field("serviceAccount")?));
         }
         Ok(out)
     }
@@ -225,10 +216,7 @@ impl ContainerCredentials {
         S: Into<String>,
     {
         Self {
-            identities: pairs
-                .into_iter()
-                .map(|(ns, sa)| (ns.into(), sa.into()))
-                .collect(),
+            identities: pairs.into_iter().map(|(ns, sa)| (ns.into(), sa.into())).collect(),
         }
     }
 
@@ -281,10 +269,7 @@ mod tests {
         assert_eq!(m.get("ns", "sa").unwrap().role_arn, "r2");
         assert_eq!(m.get("zz", "sa").unwrap().role_arn, "r1");
         assert_eq!(m.get("zz", "sa").unwrap().expiration(&cfg), 600);
-        assert_eq!(
-            m.get("zz", "sa").unwrap().audience(&cfg),
-            "sts.amazonaws.com"
-        );
+        assert_eq!(m.get("zz", "sa").unwrap().audience(&cfg), "sts.amazonaws.com");
         assert!(m.get_exact("zz", "sa").is_none());
         assert_eq!(m.rejected_keys, vec!["nokey".to_owned()]);
         assert!(ConfigMapMapping::parse("[1]").is_err());
@@ -294,10 +279,7 @@ mod tests {
     #[test]
     fn identities_file() {
         assert!(ContainerCredentials::parse("").unwrap().is_empty());
-        let c = ContainerCredentials::parse(
-            r#"{"identities":[{"namespace":"foo","serviceAccount":"bar"}]}"#,
-        )
-        .unwrap();
+        let c = ContainerCredentials::parse(r#"{"identities":[{"namespace":"foo","serviceAccount":"bar"}]}"#).unwrap();
         assert!(c.contains("foo", "bar"));
         assert!(!c.contains("foo", "baz"));
         assert!(ContainerCredentials::parse("{").is_err());

@@ -29,8 +29,7 @@ pub enum Lookup {
 }
 
 /// Boxed future returned by [`ServiceAccountFetcher::fetch`].
-pub type FetchFuture<'a> =
-    Pin<Box<dyn Future<Output = Result<Option<ServiceAccountInfo>, String>> + Send + 'a>>;
+pub type FetchFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<ServiceAccountInfo>, String>> + Send + 'a>>;
 
 /// Fetches one ServiceAccount from the API server on a cache miss (the account created just
 /// before its pod). `Ok(None)` means "does not exist".
@@ -158,12 +157,7 @@ impl IdentityStore {
     /// Looks an account up; on a miss, if a fetcher is set and `grace` > 0, asks the API server
     /// (bounded: at most [`MAX_CONCURRENT_FETCHES`] in flight, each limited to `grace`).
     /// Returns the look-up and whether it ended as a miss.
-    pub async fn lookup_with_fallback(
-        &self,
-        namespace: &str,
-        name: &str,
-        grace: Duration,
-    ) -> Lookup {
+    pub async fn lookup_with_fallback(&self, namespace: &str, name: &str, grace: Duration) -> Lookup {
         let found = self.lookup(namespace, name);
         if found != Lookup::Unknown || grace.is_zero() {
             return found;
@@ -172,11 +166,7 @@ impl IdentityStore {
             return found;
         };
         let Ok(_permit) = self.fetch_permits.try_acquire() else {
-            tracing::warn!(
-                namespace,
-                name,
-                "service account look-up skipped: too many in flight"
-            );
+            tracing::warn!(namespace, name, "service account look-up skipped: too many in flight");
             return found;
         };
         match tokio::time::timeout(grace, fetcher.fetch(namespace, name)).await {
@@ -245,13 +235,11 @@ impl IdentityStore {
 // A poisoned lock only means another thread panicked mid-update of a plain map; the data is
 // still structurally valid, so keep serving.
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    lock.read().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    lock.write().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]
@@ -296,25 +284,18 @@ mod tests {
 
     #[tokio::test]
     async fn fallback_on_miss() {
-        let s =
-            IdentityStore::new().with_fetcher(Arc::new(Fake(Some(annotated("r")), Duration::ZERO)));
-        assert_eq!(
-            s.lookup_with_fallback("ns", "a", Duration::ZERO).await,
-            Lookup::Unknown
-        );
+        let s = IdentityStore::new().with_fetcher(Arc::new(Fake(Some(annotated("r")), Duration::ZERO)));
+        assert_eq!(s.lookup_with_fallback("ns", "a", Duration::ZERO).await, Lookup::Unknown);
         assert!(matches!(
-            s.lookup_with_fallback("ns", "a", Duration::from_millis(500))
-                .await,
+            s.lookup_with_fallback("ns", "a", Duration::from_millis(500)).await,
             Lookup::Annotated(_)
         ));
         // now cached
         assert!(matches!(s.lookup("ns", "a"), Lookup::Annotated(_)));
 
-        let slow = IdentityStore::new()
-            .with_fetcher(Arc::new(Fake(Some(annotated("r")), Duration::from_secs(5))));
+        let slow = IdentityStore::new().with_fetcher(Arc::new(Fake(Some(annotated("r")), Duration::from_secs(5))));
         assert_eq!(
-            slow.lookup_with_fallback("ns", "a", Duration::from_millis(20))
-                .await,
+            slow.lookup_with_fallback("ns", "a", Duration::from_millis(20)).await,
             Lookup::Unknown
         );
     }

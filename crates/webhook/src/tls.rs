@@ -48,11 +48,7 @@ pub fn provider() -> CryptoProvider {
 }
 
 /// Parses a PEM certificate chain and private key into a [`CertifiedKey`].
-pub fn certified_key(
-    cert_pem: &[u8],
-    key_pem: &[u8],
-    provider: &CryptoProvider,
-) -> Result<CertifiedKey, TlsError> {
+pub fn certified_key(cert_pem: &[u8], key_pem: &[u8], provider: &CryptoProvider) -> Result<CertifiedKey, TlsError> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
         .collect::<Result<_, _>>()
         .map_err(|e| TlsError::Certificate(e.to_string()))?;
@@ -106,18 +102,12 @@ impl ReloadingCertResolver {
     pub fn reload(&self) -> Result<bool, TlsError> {
         let cert = read(&self.cert_path)?;
         let key = read(&self.key_path)?;
-        let mut last = self
-            .last
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut last = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if last.0 == cert && last.1 == key {
             return Ok(false);
         }
         let ck = certified_key(&cert, &key, &self.provider)?;
-        *self
-            .current
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(ck);
+        *self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(ck);
         *last = (cert, key);
         Ok(true)
     }
@@ -148,10 +138,7 @@ impl ReloadingCertResolver {
 impl ResolvesServerCert for ReloadingCertResolver {
     fn resolve(&self, _client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         Some(Arc::clone(
-            &self
-                .current
-                .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            &self.current.read().unwrap_or_else(std::sync::PoisonError::into_inner),
         ))
     }
 }
@@ -165,27 +152,19 @@ fn suite_name(suite: &SupportedCipherSuite) -> String {
 /// Restricts the provider's TLS 1.2 suites to `names` (Go / IANA names). As in Go, TLS 1.3
 /// suites are not configurable and stay enabled; naming them is accepted. Unknown names (or
 /// Go's insecure CBC/RC4 suites, which rustls does not implement) are an error.
-pub fn select_cipher_suites(
-    provider: &mut CryptoProvider,
-    names: &[String],
-) -> Result<(), TlsError> {
+pub fn select_cipher_suites(provider: &mut CryptoProvider, names: &[String]) -> Result<(), TlsError> {
     if names.is_empty() {
         return Ok(());
     }
-    let available: Vec<(String, SupportedCipherSuite)> = provider
-        .cipher_suites
-        .iter()
-        .map(|s| (suite_name(s), *s))
-        .collect();
+    let available: Vec<(String, SupportedCipherSuite)> =
+        provider.cipher_suites.iter().map(|s| (suite_name(s), *s)).collect();
     let mut chosen: Vec<SupportedCipherSuite> = available
         .iter()
         .filter(|(_, s)| matches!(s, SupportedCipherSuite::Tls13(_)))
         .map(|(_, s)| *s)
         .collect();
     for name in names {
-        let tls13_alias = name
-            .strip_prefix("TLS_")
-            .map(|rest| format!("TLS13_{rest}"));
+        let tls13_alias = name.strip_prefix("TLS_").map(|rest| format!("TLS13_{rest}"));
         let found = available
             .iter()
             .find(|(n, _)| n == name || Some(n) == tls13_alias.as_ref());

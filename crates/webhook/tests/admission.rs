@@ -22,10 +22,7 @@ fn store() -> IdentityStore {
         "s3-reader",
         ServiceAccountInfo::from_annotations(
             "eks.amazonaws.com",
-            [(
-                "eks.amazonaws.com/role-arn",
-                "arn:aws:iam::111122223333:role/s3-reader",
-            )],
+            [("eks.amazonaws.com/role-arn", "arn:aws:iam::111122223333:role/s3-reader")],
         ),
     );
     s.upsert("default", "plain", ServiceAccountInfo::default());
@@ -95,21 +92,14 @@ async fn v1_web_identity_is_answered_with_gvk_and_uid() {
     assert!(matches!(decision, Decision::Mutated { .. }));
     assert_eq!(answer["apiVersion"], "admission.k8s.io/v1");
     assert_eq!(answer["kind"], "AdmissionReview");
-    assert_eq!(
-        answer["response"]["uid"],
-        "918ef1dc-928f-4525-99ef-988389f263c3"
-    );
+    assert_eq!(answer["response"]["uid"], "918ef1dc-928f-4525-99ef-988389f263c3");
     insta::assert_json_snapshot!("v1_web_identity", answer);
 
     // The patched pod keeps unknown fields and is a valid Pod.
-    let patch: json_patch::Patch =
-        serde_json::from_value(answer["response"]["patch"].clone()).unwrap();
+    let patch: json_patch::Patch = serde_json::from_value(answer["response"]["patch"].clone()).unwrap();
     let mut mutated = pod("s3-reader");
     json_patch::patch(&mut mutated, &patch.0).unwrap();
-    assert_eq!(
-        mutated["spec"]["containers"][0]["futureField"],
-        json!({"kept": true})
-    );
+    assert_eq!(mutated["spec"]["containers"][0]["futureField"], json!({"kept": true}));
     assert_eq!(
         mutated["spec"]["containers"][0]["startupProbe"],
         json!({"grpc": {"port": 5000}})
@@ -153,12 +143,17 @@ async fn malformed_inputs_get_well_formed_answers() {
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("empty_body", Vec::new()),
         ("empty_object", b"{}".to_vec()),
-        ("truncated_json", br#"{"apiVersion":"admission.k8s.io/v1","request":{"uid":"x""#.to_vec()),
+        (
+            "truncated_json",
+            br#"{"apiVersion":"admission.k8s.io/v1","request":{"uid":"x""#.to_vec(),
+        ),
         ("not_json", b"\xff\xfe garbage".to_vec()),
         ("json_array", b"[1,2]".to_vec()),
         (
             "object_is_a_string",
-            request("admission.k8s.io/v1", "default", json!("pod")).to_string().into_bytes(),
+            request("admission.k8s.io/v1", "default", json!("pod"))
+                .to_string()
+                .into_bytes(),
         ),
         (
             "object_missing",
@@ -180,10 +175,7 @@ async fn malformed_inputs_get_well_formed_answers() {
     ];
     for (name, body) in cases {
         let (answer, decision) = run(&body).await;
-        assert!(
-            matches!(decision, Decision::Rejected(_)),
-            "{name}: {decision:?}"
-        );
+        assert!(matches!(decision, Decision::Rejected(_)), "{name}: {decision:?}");
         assert_eq!(answer["kind"], "AdmissionReview", "{name}");
         assert_eq!(answer["response"]["allowed"], false, "{name}");
         insta::assert_json_snapshot!(format!("malformed_{name}"), answer);
@@ -214,8 +206,7 @@ async fn non_pod_objects_and_non_create_operations_are_ignored() {
 async fn reinvocation_yields_no_patch() {
     let body = request("admission.k8s.io/v1", "default", pod("s3-reader"));
     let (answer, _) = run(body.to_string().as_bytes()).await;
-    let patch: json_patch::Patch =
-        serde_json::from_value(answer["response"]["patch"].clone()).unwrap();
+    let patch: json_patch::Patch = serde_json::from_value(answer["response"]["patch"].clone()).unwrap();
     let mut mutated = pod("s3-reader");
     json_patch::patch(&mut mutated, &patch.0).unwrap();
     let (again, decision) = run(request("admission.k8s.io/v1", "default", mutated)

@@ -39,13 +39,8 @@ fn config(fixture: &Value) -> MutationConfig {
     }
     let mut cfg = Flags::try_parse_from(argv).unwrap().mutation.to_config();
     if let Some(c) = fixture.get("composeRoleArn") {
-        cfg.compose_role_arn = Some(
-            ComposeRoleArn::from_region(
-                c["accountId"].as_str().unwrap(),
-                c["region"].as_str().unwrap(),
-            )
-            .unwrap(),
-        );
+        cfg.compose_role_arn =
+            Some(ComposeRoleArn::from_region(c["accountId"].as_str().unwrap(), c["region"].as_str().unwrap()).unwrap());
     }
     cfg
 }
@@ -75,15 +70,10 @@ fn project_fixtures() {
             container_credentials: creds.as_deref(),
             pod: &pod_yaml,
         };
-        let out =
-            mutate_offline(&input, &cfg, &FixedRandom(0)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let out = mutate_offline(&input, &cfg, &FixedRandom(0)).unwrap_or_else(|e| panic!("{name}: {e}"));
 
         let expected = if fixture["expected"] == json!("unchanged") {
-            assert!(
-                out.patch.0.is_empty(),
-                "{name}: expected no patch, got {:?}",
-                out.patch
-            );
+            assert!(out.patch.0.is_empty(), "{name}: expected no patch, got {:?}", out.patch);
             fixture["pod"].clone()
         } else {
             fixture["expected"].clone()
@@ -95,10 +85,7 @@ fn project_fixtures() {
         );
         assert_eq!(
             out.warnings.len() as u64,
-            fixture
-                .get("expectedWarnings")
-                .and_then(Value::as_u64)
-                .unwrap_or(0),
+            fixture.get("expectedWarnings").and_then(Value::as_u64).unwrap_or(0),
             "{name}: warnings {:?}",
             out.warnings
         );
@@ -121,11 +108,7 @@ fn project_fixtures() {
             &FixedRandom(0),
         )
         .unwrap();
-        assert!(
-            again.patch.0.is_empty(),
-            "{name}: second run patched {:?}",
-            again.patch
-        );
+        assert!(again.patch.0.is_empty(), "{name}: second run patched {:?}", again.patch);
     }
 }
 

@@ -52,10 +52,7 @@ async fn start(min_version: &str) -> (Server, CertificateDer<'static>) {
         "s3-reader",
         ServiceAccountInfo::from_annotations(
             "eks.amazonaws.com",
-            [(
-                "eks.amazonaws.com/role-arn",
-                "arn:aws:iam::111122223333:role/s3-reader",
-            )],
+            [("eks.amazonaws.com/role-arn", "arn:aws:iam::111122223333:role/s3-reader")],
         ),
     );
     let mut state = AppState::new(store.clone(), MutationConfig::default());
@@ -63,14 +60,9 @@ async fn start(min_version: &str) -> (Server, CertificateDer<'static>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(serve_https(
-        listener,
-        router(state),
-        Arc::new(tls),
-        async move {
-            let _ = rx.await;
-        },
-    ));
+    let task = tokio::spawn(serve_https(listener, router(state), Arc::new(tls), async move {
+        let _ = rx.await;
+    }));
     (
         Server {
             addr,
@@ -112,13 +104,10 @@ async fn call(
         .connect(ServerName::try_from("localhost").unwrap(), tcp)
         .await
         .unwrap();
-    let peer_cert = tls.get_ref().1.peer_certificates().unwrap()[0]
-        .clone()
-        .into_owned();
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
-            .await
-            .unwrap();
+    let peer_cert = tls.get_ref().1.peer_certificates().unwrap()[0].clone().into_owned();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+        .await
+        .unwrap();
     tokio::spawn(conn);
     let mut req = hyper::Request::builder()
         .method(method)
@@ -220,19 +209,8 @@ async fn https_end_to_end() {
     )
     .await;
     assert_eq!(r.status, 415);
-    assert_eq!(
-        &r.body[..],
-        b"Invalid Content-Type, expected `application/json`\n"
-    );
-    let r = call(
-        addr,
-        &trust,
-        "POST",
-        "/mutate",
-        None,
-        review("admission.k8s.io/v1"),
-    )
-    .await;
+    assert_eq!(&r.body[..], b"Invalid Content-Type, expected `application/json`\n");
+    let r = call(addr, &trust, "POST", "/mutate", None, review("admission.k8s.io/v1")).await;
     assert_eq!(r.status, 415);
 
     // Truncated JSON: a well-formed denial.
@@ -252,15 +230,7 @@ async fn https_end_to_end() {
     assert_eq!(v["response"]["uid"], "");
 
     // Empty body.
-    let r = call(
-        addr,
-        &trust,
-        "POST",
-        "/mutate",
-        Some("application/json"),
-        Vec::new(),
-    )
-    .await;
+    let r = call(addr, &trust, "POST", "/mutate", Some("application/json"), Vec::new()).await;
     let v: Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(v["response"]["status"]["message"], "bad content");
 
@@ -331,9 +301,7 @@ async fn tls13_only_rejects_tls12_clients() {
         .with_no_client_auth();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let tcp = TcpStream::connect(server.addr).await.unwrap();
-    let result = connector
-        .connect(ServerName::try_from("localhost").unwrap(), tcp)
-        .await;
+    let result = connector.connect(ServerName::try_from("localhost").unwrap(), tcp).await;
     assert!(result.is_err());
     // TLS 1.3 works.
     let r = call(server.addr, &trust, "GET", "/healthz", None, Vec::new()).await;

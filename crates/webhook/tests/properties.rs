@@ -14,12 +14,8 @@ use serde_json::{Map, Value, json};
 /// `orig` is contained in `result`.
 fn subsumes(orig: &Value, result: &Value) -> bool {
     match (orig, result) {
-        (Value::Object(a), Value::Object(b)) => a
-            .iter()
-            .all(|(k, v)| b.get(k).is_some_and(|w| subsumes(v, w))),
-        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
-            a.iter().zip(b).all(|(x, y)| subsumes(x, y))
-        }
+        (Value::Object(a), Value::Object(b)) => a.iter().all(|(k, v)| b.get(k).is_some_and(|w| subsumes(v, w))),
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => a.iter().zip(b).all(|(x, y)| subsumes(x, y)),
         (Value::Array(a), Value::Array(b)) => {
             // ordered subsequence
             let mut it = b.iter();
@@ -41,8 +37,7 @@ fn unknown_value() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(3, 12, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
-            prop::collection::btree_map("[a-z]{1,5}", inner, 0..3)
-                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            prop::collection::btree_map("[a-z]{1,5}", inner, 0..3).prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
 }
@@ -121,19 +116,11 @@ fn pod() -> impl Strategy<Value = Value> {
         prop::collection::vec(container(), 1..4),
         proptest::option::of(prop::collection::vec(container(), 0..3)),
         proptest::option::of(prop::collection::vec(
-            prop_oneof![
-                Just("aws-iam-token"),
-                Just("data"),
-                Just("eks-pod-identity-token")
-            ]
-            .prop_map(|n| json!({"name": n, "emptyDir": {}})),
+            prop_oneof![Just("aws-iam-token"), Just("data"), Just("eks-pod-identity-token")]
+                .prop_map(|n| json!({"name": n, "emptyDir": {}})),
             0..3,
         )),
-        proptest::option::of(prop::collection::btree_map(
-            "[a-z]{1,4}",
-            "[a-z]{0,4}",
-            0..3,
-        )),
+        proptest::option::of(prop::collection::btree_map("[a-z]{1,4}", "[a-z]{0,4}", 0..3)),
         proptest::option::of(prop_oneof![
             Just("sidecar"),
             Just("init,proxy"),
@@ -144,35 +131,33 @@ fn pod() -> impl Strategy<Value = Value> {
         any::<bool>(),
         prop::collection::btree_map("x[a-z]{1,5}", unknown_value(), 0..3),
     )
-        .prop_map(
-            |(containers, inits, volumes, labels, skip, exp, windows, unknown)| {
-                let mut annotations = Map::new();
-                if let Some(s) = skip {
-                    annotations.insert("eks.amazonaws.com/skip-containers".into(), json!(s));
-                }
-                if let Some(e) = exp {
-                    annotations.insert("eks.amazonaws.com/token-expiration".into(), json!(e));
-                }
-                let mut metadata = json!({"name": "p", "annotations": annotations});
-                if let Some(l) = labels {
-                    metadata["labels"] = json!(l);
-                }
-                let mut spec = json!({"containers": containers});
-                if let Some(i) = inits {
-                    spec["initContainers"] = json!(i);
-                }
-                if let Some(v) = volumes {
-                    spec["volumes"] = json!(v);
-                }
-                if windows {
-                    spec["nodeSelector"] = json!({"kubernetes.io/os": "windows"});
-                }
-                for (k, v) in unknown {
-                    spec[k] = v;
-                }
-                json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec})
-            },
-        )
+        .prop_map(|(containers, inits, volumes, labels, skip, exp, windows, unknown)| {
+            let mut annotations = Map::new();
+            if let Some(s) = skip {
+                annotations.insert("eks.amazonaws.com/skip-containers".into(), json!(s));
+            }
+            if let Some(e) = exp {
+                annotations.insert("eks.amazonaws.com/token-expiration".into(), json!(e));
+            }
+            let mut metadata = json!({"name": "p", "annotations": annotations});
+            if let Some(l) = labels {
+                metadata["labels"] = json!(l);
+            }
+            let mut spec = json!({"containers": containers});
+            if let Some(i) = inits {
+                spec["initContainers"] = json!(i);
+            }
+            if let Some(v) = volumes {
+                spec["volumes"] = json!(v);
+            }
+            if windows {
+                spec["nodeSelector"] = json!({"kubernetes.io/os": "windows"});
+            }
+            for (k, v) in unknown {
+                spec[k] = v;
+            }
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec})
+        })
 }
 
 fn identity() -> impl Strategy<Value = Identity> {

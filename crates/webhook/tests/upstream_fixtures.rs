@@ -25,13 +25,7 @@ fn annotation<'a>(pod: &'a Value, key: &str) -> Option<&'a str> {
 }
 
 /// Rebuilds upstream's harness environment from the `testing.eks.amazonaws.com/*` annotations.
-fn harness(
-    pod: &Value,
-) -> (
-    MutationConfig,
-    ServiceAccountInfo,
-    Option<ContainerCredentials>,
-) {
+fn harness(pod: &Value) -> (MutationConfig, ServiceAccountInfo, Option<ContainerCredentials>) {
     let mut cfg = MutationConfig::default();
     if let Some(region) = annotation(pod, "handler/region") {
         cfg.aws_default_region = region.into();
@@ -48,16 +42,13 @@ fn harness(
     if let Some(role) = annotation(pod, "serviceAccount/roleArn") {
         sa_annotations.push(("eks.amazonaws.com/role-arn".into(), role.into()));
     }
-    if let Some(sts) = annotation(pod, "serviceAccount/sts-regional-endpoints")
-        .or_else(|| annotation(pod, "handler/injectSTS"))
+    if let Some(sts) =
+        annotation(pod, "serviceAccount/sts-regional-endpoints").or_else(|| annotation(pod, "handler/injectSTS"))
     {
-        sa_annotations.push((
-            "eks.amazonaws.com/sts-regional-endpoints".into(),
-            sts.into(),
-        ));
+        sa_annotations.push(("eks.amazonaws.com/sts-regional-endpoints".into(), sts.into()));
     }
-    if let Some(exp) = annotation(pod, "serviceAccount/token-expiration")
-        .or_else(|| annotation(pod, "handler/expiration"))
+    if let Some(exp) =
+        annotation(pod, "serviceAccount/token-expiration").or_else(|| annotation(pod, "handler/expiration"))
     {
         sa_annotations.push(("eks.amazonaws.com/token-expiration".into(), exp.into()));
     }
@@ -74,10 +65,7 @@ fn harness(
                 *target = v.into();
             }
         };
-        set(
-            &mut cfg.container_credentials_audience,
-            "containercredentials/audience",
-        );
+        set(&mut cfg.container_credentials_audience, "containercredentials/audience");
         set(
             &mut cfg.container_credentials_token_mount_path,
             "containercredentials/mountPath",
@@ -153,8 +141,7 @@ fn every_upstream_fixture_yields_upstreams_pod() {
         }
 
         let mut ours = apply_patch(&pod, &outcome.patch).unwrap();
-        let expected_patch: Patch =
-            serde_json::from_str(annotation(&pod, "expectedPatch").unwrap()).unwrap();
+        let expected_patch: Patch = serde_json::from_str(annotation(&pod, "expectedPatch").unwrap()).unwrap();
         let mut theirs = apply_patch(&pod, &expected_patch).unwrap();
         if intended_divergence(&name, &pod, &mut theirs) {
             diverging += 1;
@@ -169,11 +156,7 @@ fn every_upstream_fixture_yields_upstreams_pod() {
 
         // Re-invocation: nothing more to do.
         let again = build_patch(&ours, &identity, &cfg, &FixedRandom(0)).unwrap();
-        assert!(
-            again.patch.0.is_empty(),
-            "{name}: not idempotent: {:?}",
-            again.patch
-        );
+        assert!(again.patch.0.is_empty(), "{name}: not idempotent: {:?}", again.patch);
     }
     assert_eq!(diverging, 2);
 }

@@ -30,8 +30,7 @@ pub fn load_yaml(path: &Path) -> Value {
         duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
         ..serde_saphyr::Options::default()
     };
-    serde_saphyr::from_str_with_options(&text, options)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    serde_saphyr::from_str_with_options(&text, options).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// Removes Go-encoding artefacts so that pods can be compared semantically: `null` members,
@@ -39,9 +38,7 @@ pub fn load_yaml(path: &Path) -> Value {
 pub fn normalize(v: &mut Value) {
     match v {
         Value::Object(map) => {
-            map.retain(|k, v| {
-                !(v.is_null() || (k == "resources" && v == &Value::Object(Default::default())))
-            });
+            map.retain(|k, v| !(v.is_null() || (k == "resources" && v == &Value::Object(Default::default()))));
             for v in map.values_mut() {
                 normalize(v);
             }
