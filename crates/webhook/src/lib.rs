@@ -40,10 +40,12 @@
 pub mod admission;
 pub mod annotations;
 pub mod config;
+pub mod imds;
 pub mod k8s;
 pub mod metrics;
 pub mod mutate;
 pub mod offline;
+pub mod run;
 pub mod server;
 pub mod sources;
 pub mod store;
@@ -52,3 +54,5 @@ pub mod watch;
 
 pub use config::{MutationArgs, MutationConfig, ServerConfig, WebhookArgs};
 pub use mutate::{Identity, IdentitySources, Mode, build_patch, resolve_identity};
+pub use offline::{OfflineInput, OfflineOutcome, OutputKind, mutate_offline};
+pub use run::{VERSION, run};
