@@ -16,7 +16,7 @@ pub enum PolicyCommand {
     /// Check policy documents as IAM would; exit 0 when all are valid, 1 when not.
     Validate(ValidateArgs),
     /// Decide a request against policies, and say why.
-    Eval(EvalArgs),
+    Eval(Box<EvalArgs>),
     /// Print a policy in canonical form.
     Fmt(FmtArgs),
 }
