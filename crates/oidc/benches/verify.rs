@@ -89,3 +89,9 @@ fn verifier_warm_cache(bencher: divan::Bencher<'_, '_>) {
     assert!(rt.block_on(verifier.verify(&f.token)).is_ok());
     bencher.bench_local(|| rt.block_on(verifier.verify(black_box(&f.token))).is_ok());
 }
+
+#[divan::bench]
+fn decode_only(bencher: divan::Bencher<'_, '_>) {
+    let f = fixture();
+    bencher.bench_local(|| irsa_oidc::token::decode(black_box(&f.token), 20_000).is_ok());
+}

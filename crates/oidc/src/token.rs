@@ -1,13 +1,15 @@
 //! Compact JWS decoding (strict), projected service-account token claims, and minting.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::error::{KeyError, VerifyError, sanitize};
@@ -132,8 +134,73 @@ pub struct ObjectRef {
     pub uid: String,
 }
 
-/// The claims of a validated token. All members stay available in [`Claims::all`] for
-/// trust-policy condition keys (`amr`, `azp`...).
+/// An object member name, borrowed from the input unless it contains escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// The members of a JSON object, values left unparsed; duplicate names are rejected.
+struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Members<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Members<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'de>, A::Error> {
+                let mut out: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::with_capacity(12);
+                while let Some(Key(k)) = map.next_key()? {
+                    if out.iter().any(|(have, _)| *have == k) {
+                        return Err(de::Error::custom(format_args!("duplicate member `{}`", sanitize(&k))));
+                    }
+                    out.push((k, map.next_value()?));
+                }
+                Ok(Members(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl<'a> Members<'a> {
+    fn parse(text: &'a str, part: &str) -> Result<Self, VerifyError> {
+        serde_json::from_str(text).map_err(|e| VerifyError::Malformed(format!("{part} is not valid JSON: {e}")))
+    }
+
+    fn get(&self, name: &str) -> Option<&'a RawValue> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| *v)
+    }
+}
+
+fn raw_string(raw: &RawValue) -> Option<String> {
+    serde_json::from_str::<String>(raw.get()).ok()
+}
+
+/// The claims of a validated token.
+///
+/// The registered claims are parsed and typed during decoding; all members, including
+/// non-registered ones (`amr`, `azp`...) used as trust-policy condition keys, are available
+/// through [`Claims::all`] and [`Claims::get`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct Claims {
     /// `iss`.
@@ -150,58 +217,47 @@ pub struct Claims {
     pub iat: Option<i64>,
     /// `jti`.
     pub jti: Option<String>,
-    /// `kubernetes.io`, when present and well-formed.
+    /// `kubernetes.io`, when present.
     pub kubernetes: Option<KubernetesClaims>,
-    /// Every claim as parsed.
-    pub all: Map<String, Value>,
+    raw: Arc<str>,
 }
 
 impl Claims {
-    fn from_object(all: Map<String, Value>) -> Result<Self, VerifyError> {
+    fn from_members(m: &Members<'_>, raw: &str) -> Result<Self, VerifyError> {
         let string = |name: &'static str| -> Result<Option<String>, VerifyError> {
-            match all.get(name) {
-                None => Ok(None),
-                Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(_) => Err(VerifyError::InvalidClaim {
-                    claim: name,
-                    reason: "must be a string".into(),
-                }),
-            }
+            m.get(name)
+                .map(|v| {
+                    raw_string(v).ok_or(VerifyError::InvalidClaim {
+                        claim: name,
+                        reason: "must be a string".into(),
+                    })
+                })
+                .transpose()
         };
         let int = |name: &'static str| -> Result<Option<i64>, VerifyError> {
-            match all.get(name) {
-                None => Ok(None),
-                Some(Value::Number(n)) => n.as_i64().map(Some).ok_or(VerifyError::InvalidClaim {
-                    claim: name,
-                    reason: "must be an integer number of seconds".into(),
-                }),
-                Some(_) => Err(VerifyError::InvalidClaim {
-                    claim: name,
-                    reason: "must be an integer number of seconds".into(),
-                }),
-            }
+            m.get(name)
+                .map(|v| {
+                    serde_json::from_str::<i64>(v.get()).map_err(|_| VerifyError::InvalidClaim {
+                        claim: name,
+                        reason: "must be an integer number of seconds".into(),
+                    })
+                })
+                .transpose()
         };
         let iss = string("iss")?.ok_or(VerifyError::MissingClaim("iss"))?;
         let sub = string("sub")?;
-        let aud = match all.get("aud") {
+        let aud = match m.get("aud") {
             None => return Err(VerifyError::MissingClaim("aud")),
-            Some(Value::String(s)) => vec![s.clone()],
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|v| match v {
-                    Value::String(s) => Ok(s.clone()),
-                    _ => Err(VerifyError::InvalidClaim {
-                        claim: "aud",
-                        reason: "array members must be strings".into(),
-                    }),
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-            Some(_) => {
-                return Err(VerifyError::InvalidClaim {
+            Some(v) if v.get().starts_with('[') => {
+                serde_json::from_str::<Vec<String>>(v.get()).map_err(|_| VerifyError::InvalidClaim {
                     claim: "aud",
-                    reason: "must be a string or an array of strings".into(),
-                });
+                    reason: "array members must be strings".into(),
+                })?
             }
+            Some(v) => vec![raw_string(v).ok_or(VerifyError::InvalidClaim {
+                claim: "aud",
+                reason: "must be a string or an array of strings".into(),
+            })?],
         };
         if aud.is_empty() {
             return Err(VerifyError::MissingClaim("aud"));
@@ -210,13 +266,15 @@ impl Claims {
         let nbf = int("nbf")?;
         let iat = int("iat")?;
         let jti = string("jti")?;
-        let kubernetes = match all.get("kubernetes.io") {
-            None => None,
-            Some(v) => Some(KubernetesClaims::deserialize(v).map_err(|e| VerifyError::InvalidClaim {
-                claim: "kubernetes.io",
-                reason: e.to_string(),
-            })?),
-        };
+        let kubernetes = m
+            .get("kubernetes.io")
+            .map(|v| {
+                serde_json::from_str::<KubernetesClaims>(v.get()).map_err(|e| VerifyError::InvalidClaim {
+                    claim: "kubernetes.io",
+                    reason: e.to_string(),
+                })
+            })
+            .transpose()?;
         Ok(Self {
             iss,
             sub,
@@ -226,8 +284,31 @@ impl Claims {
             iat,
             jti,
             kubernetes,
-            all,
+            raw: raw.into(),
         })
+    }
+
+    /// All claims, parsed from the payload with duplicate members rejected at every depth.
+    ///
+    /// # Errors
+    /// A nested duplicate member (top-level duplicates were already rejected when decoding).
+    pub fn all(&self) -> Result<Map<String, Value>, VerifyError> {
+        strict_object(self.raw.as_bytes(), "payload")
+    }
+
+    /// One claim by name, as JSON.
+    #[must_use]
+    pub fn get(&self, name: &str) -> Option<Value> {
+        let m: Members<'_> = serde_json::from_str(&self.raw).ok()?;
+        m.get(name)
+            .and_then(|v| serde_json::from_str::<StrictJson>(v.get()).ok())
+            .map(|StrictJson(v)| v)
+    }
+
+    /// The payload JSON text as received.
+    #[must_use]
+    pub fn raw_json(&self) -> &str {
+        &self.raw
     }
 }
 
@@ -243,10 +324,14 @@ pub struct UnverifiedToken<'a> {
     pub(crate) signature: Vec<u8>,
 }
 
+fn utf8(bytes: Vec<u8>, part: &str) -> Result<String, VerifyError> {
+    String::from_utf8(bytes).map_err(|_| VerifyError::Malformed(format!("{part} is not UTF-8")))
+}
+
 /// Decode a compact JWS strictly: at most `max_len` characters, exactly three unpadded
-/// base64url segments, JSON objects without duplicate members, an `alg` from the allow-list,
-/// no `crit` or `b64` header, well-typed registered claims (`iss` string, `aud` string or list
-/// of strings, `exp` present, `exp`/`nbf`/`iat` integers).
+/// base64url segments, header and payload JSON objects without duplicate members, an `alg`
+/// from the allow-list, no `crit`, `b64`, `zip` or `enc` header, well-typed registered claims
+/// (`iss` string, `aud` string or list of strings, `exp` present, `exp`/`nbf`/`iat` integers).
 ///
 /// # Errors
 /// The first problem found.
@@ -269,31 +354,31 @@ pub fn decode(token: &str, max_len: usize) -> Result<UnverifiedToken<'_>, Verify
     if s.is_empty() {
         return Err(VerifyError::Malformed("unsigned token (empty signature)".into()));
     }
-    let header = strict_object(&b64(h, "header")?, "header")?;
+    let header_text = utf8(b64(h, "header")?, "header")?;
+    let header = Members::parse(&header_text, "header")?;
     let alg = match header.get("alg") {
-        Some(Value::String(a)) => {
-            Algorithm::from_name(a).ok_or_else(|| VerifyError::UnsupportedAlgorithm(sanitize(a)))?
-        }
-        Some(_) => {
-            return Err(VerifyError::Malformed("header `alg` is not a string".into()));
-        }
+        Some(v) => match raw_string(v) {
+            Some(a) => Algorithm::from_name(&a).ok_or_else(|| VerifyError::UnsupportedAlgorithm(sanitize(&a)))?,
+            None => return Err(VerifyError::Malformed("header `alg` is not a string".into())),
+        },
         None => return Err(VerifyError::Malformed("header has no `alg`".into())),
     };
     for refused in ["crit", "b64", "zip", "enc"] {
-        if header.contains_key(refused) {
+        if header.get(refused).is_some() {
             return Err(VerifyError::UnsupportedHeader(refused.into()));
         }
     }
     let opt_str = |name: &str| -> Result<Option<String>, VerifyError> {
-        match header.get(name) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(VerifyError::Malformed(format!("header `{name}` is not a string"))),
-        }
+        header
+            .get(name)
+            .map(|v| raw_string(v).ok_or_else(|| VerifyError::Malformed(format!("header `{name}` is not a string"))))
+            .transpose()
     };
     let kid = opt_str("kid")?;
     let typ = opt_str("typ")?;
-    let claims = Claims::from_object(strict_object(&b64(p, "payload")?, "payload")?)?;
+    let payload_text = utf8(b64(p, "payload")?, "payload")?;
+    let payload = Members::parse(&payload_text, "payload")?;
+    let claims = Claims::from_members(&payload, &payload_text)?;
     let signature = b64(s, "signature")?;
     let signing_input = &token[..h.len() + 1 + p.len()];
     Ok(UnverifiedToken {
@@ -499,12 +584,6 @@ fn stable_uuid(name: &str) -> String {
     format_uuid(b, 8)
 }
 
-/// A sorted view of the claims, handy for printing.
-#[must_use]
-pub fn claims_sorted(claims: &Claims) -> BTreeMap<&str, &Value> {
-    claims.all.iter().map(|(k, v)| (k.as_str(), v)).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -518,6 +597,30 @@ mod tests {
         assert!(strict_object(br#"[1]"#, "x").is_err());
         assert!(strict_object(br#"{"a":1} x"#, "x").is_err());
         assert!(strict_object(br#"{"a":1}"#, "x").is_ok());
+    }
+
+    #[test]
+    fn claims_all_and_get() -> Result<(), MintError> {
+        let key = SigningKey::generate(KeySpec::Ec(Curve::P256))?;
+        let claims = serde_json::json!({
+            "iss": "https://i", "aud": "a", "exp": 10, "sub": "s",
+            "amr": ["x"], "nested": {"k": 1},
+        });
+        let t = sign_claims(&key, &claims)?;
+        let d = decode(&t, MAX_TOKEN_LEN).map_err(|_| MintError::InvalidParam("decode"))?;
+        assert_eq!(d.claims.get("amr"), Some(serde_json::json!(["x"])));
+        assert_eq!(d.claims.get("none"), None);
+        assert_eq!(d.claims.all().ok().map(|m| m.len()), Some(6));
+        // nested duplicates are caught by all()
+        let raw = r#"{"iss":"https://i","aud":"a","exp":10,"x":{"k":1,"k":2}}"#;
+        let t = format!(
+            "{}.{}.AAAA",
+            URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256"}"#),
+            URL_SAFE_NO_PAD.encode(raw)
+        );
+        let d = decode(&t, MAX_TOKEN_LEN).map_err(|_| MintError::InvalidParam("decode"))?;
+        assert!(d.claims.all().is_err());
+        Ok(())
     }
 
     #[test]
