@@ -408,17 +408,16 @@ impl<S: KeySource> Verifier<S> {
     /// See [`VerifyError`].
     pub async fn verify_at(&self, token: &str, now: i64) -> Result<VerifiedToken, VerifyError> {
         let pre = self.validator.precheck(token)?;
-        let issuer = pre.issuer().to_owned();
-        let Some(slot) = self.slots.get(&issuer) else {
-            return Err(VerifyError::UnknownIssuer(sanitize(&issuer)));
+        let Some((issuer, slot)) = self.slots.get_key_value(pre.issuer()) else {
+            return Err(VerifyError::UnknownIssuer(sanitize(pre.issuer())));
         };
-        let mut keys = self.keys(slot, &issuer).await?;
+        let mut keys = self.keys(slot, issuer).await?;
         let needs_refresh = match pre.kid() {
             Some(kid) => !keys.contains_kid(kid),
             None => !keys.contains_kid("") && keys.entries().len() != 1,
         };
         if needs_refresh {
-            keys = self.refresh(slot, &issuer, keys).await?;
+            keys = self.refresh(slot, issuer, keys).await?;
         }
         self.validator.finish(pre, &keys, now)
     }

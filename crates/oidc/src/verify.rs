@@ -191,11 +191,11 @@ fn select_key<'k>(
     issuer: &str,
 ) -> Result<&'k VerifyingKey, VerifyError> {
     let wanted = kid.unwrap_or("");
-    let mut candidates: Vec<&crate::jwk::KeyEntry> = keys.entries().iter().filter(|e| e.kid == wanted).collect();
-    if candidates.is_empty() && kid.is_none() && keys.entries().len() == 1 {
-        candidates = keys.entries().iter().collect();
-    }
-    if candidates.is_empty() {
+    let entries = keys.entries();
+    // without a kid, a single-key set is used whatever its kid
+    let single = kid.is_none() && entries.len() == 1 && entries.iter().all(|e| e.kid != wanted);
+    let mut candidates = entries.iter().filter(|e| single || e.kid == wanted).peekable();
+    if candidates.peek().is_none() {
         return Err(match kid {
             Some(k) => VerifyError::UnknownKid {
                 kid: sanitize(k),
