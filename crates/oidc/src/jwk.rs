@@ -177,13 +177,12 @@ impl JwkSet {
     }
 }
 
-/// Build the JWKS (`keys.json`) of every key found in the given PEM files (public keys,
-/// private keys or certificates), de-duplicated by `kid`, in file order: what
-/// `irsa oidc jwks --public-key FILE...` prints.
+/// Every public key found in the given PEM files (public keys, private keys or certificates),
+/// de-duplicated by `kid`, in file order. What `irsa oidc serve --key FILE...` publishes.
 ///
 /// # Errors
 /// IO and key errors, naming the file.
-pub fn jwks_from_pem_files<P: AsRef<Path>>(paths: &[P]) -> Result<JwkSet, KeyError> {
+pub fn keys_from_pem_files<P: AsRef<Path>>(paths: &[P]) -> Result<Vec<VerifyingKey>, KeyError> {
     let mut keys: Vec<VerifyingKey> = Vec::new();
     for p in paths {
         for k in VerifyingKey::from_pem_file(p)? {
@@ -192,7 +191,17 @@ pub fn jwks_from_pem_files<P: AsRef<Path>>(paths: &[P]) -> Result<JwkSet, KeyErr
             }
         }
     }
-    Ok(JwkSet::from_keys(&keys))
+    Ok(keys)
+}
+
+/// Build the JWKS (`keys.json`) of every key found in the given PEM files (public keys,
+/// private keys or certificates), de-duplicated by `kid`, in file order: what
+/// `irsa oidc jwks --public-key FILE...` prints.
+///
+/// # Errors
+/// IO and key errors, naming the file.
+pub fn jwks_from_pem_files<P: AsRef<Path>>(paths: &[P]) -> Result<JwkSet, KeyError> {
+    Ok(JwkSet::from_keys(&keys_from_pem_files(paths)?))
 }
 
 /// The OIDC discovery document, with the members kube-apiserver serves.

@@ -170,6 +170,19 @@ pub fn tls_config(cert_chain_pem: &[u8], key_pem: &[u8]) -> Result<rustls::Serve
     Ok(config)
 }
 
+/// [`tls_config`] from a certificate chain file and a private key file.
+///
+/// # Errors
+/// IO errors and everything [`tls_config`] rejects.
+pub fn tls_config_from_files(
+    cert_chain: impl AsRef<std::path::Path>,
+    key: impl AsRef<std::path::Path>,
+) -> Result<rustls::ServerConfig, ServeError> {
+    let read =
+        |p: &std::path::Path| std::fs::read(p).map_err(|e| ServeError::Tls(format!("reading {}: {e}", p.display())));
+    tls_config(&read(cert_chain.as_ref())?, &read(key.as_ref())?)
+}
+
 /// Serve `router` on `listener` until `shutdown` completes; HTTPS when `tls` is given.
 ///
 /// # Errors
