@@ -439,25 +439,34 @@ impl Printer {
         self.colon();
     }
 
-    fn strings(&mut self, items: &[String], is_list: bool) {
-        if !is_list && items.len() == 1 {
-            write_string(&mut self.out, &items[0]);
-            return;
-        }
+    /// `[a, b]`, each element written by `f`.
+    fn array<T>(&mut self, items: &[T], mut f: impl FnMut(&mut Self, &T)) {
         self.out.push('[');
         self.depth += 1;
-        for (i, s) in items.iter().enumerate() {
+        for (i, item) in items.iter().enumerate() {
             if i > 0 {
                 self.out.push(',');
             }
             self.newline();
-            write_string(&mut self.out, s);
+            f(self, item);
         }
         self.depth -= 1;
         if !items.is_empty() {
             self.newline();
         }
         self.out.push(']');
+    }
+
+    /// A lone element as itself, unless the document wrote a list.
+    fn one_or_array<T>(&mut self, items: &[T], is_list: bool, mut f: impl FnMut(&mut Self, &T)) {
+        match items {
+            [one] if !is_list => f(self, one),
+            _ => self.array(items, f),
+        }
+    }
+
+    fn strings(&mut self, items: &[String], is_list: bool) {
+        self.one_or_array(items, is_list, |pr, s| write_string(&mut pr.out, s));
     }
 
     fn scalar(&mut self, s: &Scalar) {
@@ -493,24 +502,7 @@ impl Printer {
             }
             Top::Statements => {
                 pr.key("Statement");
-                if !p.statement_is_list && p.statements.len() == 1 {
-                    pr.statement(&p.statements[0]);
-                } else {
-                    pr.out.push('[');
-                    pr.depth += 1;
-                    for (i, s) in p.statements.iter().enumerate() {
-                        if i > 0 {
-                            pr.out.push(',');
-                        }
-                        pr.newline();
-                        pr.statement(s);
-                    }
-                    pr.depth -= 1;
-                    if !p.statements.is_empty() {
-                        pr.newline();
-                    }
-                    pr.out.push(']');
-                }
+                pr.one_or_array(&p.statements, p.statement_is_list, Printer::statement);
             }
         });
     }
@@ -578,24 +570,7 @@ impl Printer {
                     pr.key(&b.operator.to_string());
                     pr.object(&b.entries, |pr, e| {
                         pr.key(&e.key);
-                        if !e.is_list && e.values.len() == 1 {
-                            pr.scalar(&e.values[0]);
-                        } else {
-                            pr.out.push('[');
-                            pr.depth += 1;
-                            for (i, v) in e.values.iter().enumerate() {
-                                if i > 0 {
-                                    pr.out.push(',');
-                                }
-                                pr.newline();
-                                pr.scalar(v);
-                            }
-                            pr.depth -= 1;
-                            if !e.values.is_empty() {
-                                pr.newline();
-                            }
-                            pr.out.push(']');
-                        }
+                        pr.one_or_array(&e.values, e.is_list, Printer::scalar);
                     });
                 });
             }

@@ -307,38 +307,18 @@ fn statement(cx: &mut Ctx, v: &Json, ptr: &str) -> Option<Statement> {
                 });
             }
             "Action" | "NotAction" => {
-                if let Some(prev) = seen_action {
+                if let Some(prev) = seen_action.replace(k.as_str()) {
                     cx.error(&p, format!("a statement cannot have both `{prev}` and `{k}`"));
                     continue;
                 }
-                seen_action = Some(k.as_str());
-                if let Some(values) = cx.values(val, &p, &format!("`{k}`")) {
-                    for (i, a) in values.items.iter().enumerate() {
-                        let ip = if values.is_list { format!("{p}/{i}") } else { p.clone() };
-                        check_action(cx, a, &ip);
-                    }
-                    action = Some(Targets {
-                        negated: k == "NotAction",
-                        values,
-                    });
-                }
+                action = targets(cx, k, val, &p, check_action);
             }
             "Resource" | "NotResource" => {
-                if let Some(prev) = seen_resource {
+                if let Some(prev) = seen_resource.replace(k.as_str()) {
                     cx.error(&p, format!("a statement cannot have both `{prev}` and `{k}`"));
                     continue;
                 }
-                seen_resource = Some(k.as_str());
-                if let Some(values) = cx.values(val, &p, &format!("`{k}`")) {
-                    for (i, r) in values.items.iter().enumerate() {
-                        let ip = if values.is_list { format!("{p}/{i}") } else { p.clone() };
-                        check_resource(cx, r, &ip);
-                    }
-                    resource = Some(Targets {
-                        negated: k == "NotResource",
-                        values,
-                    });
-                }
+                resource = targets(cx, k, val, &p, check_resource);
             }
             "Condition" => condition = conditions(cx, val, &p),
             other => cx.error(
@@ -385,6 +365,23 @@ fn statement(cx: &mut Ctx, v: &Json, ptr: &str) -> Option<Statement> {
         action: action?,
         resource,
         condition,
+    })
+}
+
+/// `Action`/`NotAction` or `Resource`/`NotResource`: values checked one by one.
+fn targets(cx: &mut Ctx, element: &str, val: &Json, ptr: &str, check: fn(&mut Ctx, &str, &str)) -> Option<Targets> {
+    let values = cx.values(val, ptr, &format!("`{element}`"))?;
+    for (i, v) in values.items.iter().enumerate() {
+        let ip = if values.is_list {
+            format!("{ptr}/{i}")
+        } else {
+            ptr.to_owned()
+        };
+        check(cx, v, &ip);
+    }
+    Some(Targets {
+        negated: element.starts_with("Not"),
+        values,
     })
 }
 
