@@ -25,7 +25,8 @@ pub struct FetchOptions {
     pub extra_ca_pem: Option<Vec<u8>>,
     /// Trust only [`FetchOptions::extra_ca_pem`], not the system roots.
     pub only_extra_ca: bool,
-    /// Limit for a whole request including reading the body (default 5 s, like STS).
+    /// Limit for the whole retrieval (discovery and JWKS, bodies included; default 5 s, the
+    /// time STS gives an issuer).
     pub timeout: Duration,
     /// Limit for establishing the connection (default 3 s).
     pub connect_timeout: Duration,
@@ -33,6 +34,9 @@ pub struct FetchOptions {
     pub max_body_bytes: usize,
     /// Most redirects followed (default 3).
     pub max_redirects: usize,
+    /// Honour `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` from the environment (default false:
+    /// issuers are contacted directly, like STS does).
+    pub use_env_proxy: bool,
 }
 
 impl Default for FetchOptions {
@@ -45,6 +49,7 @@ impl Default for FetchOptions {
             connect_timeout: Duration::from_secs(3),
             max_body_bytes: 256 * 1024,
             max_redirects: 3,
+            use_env_proxy: false,
         }
     }
 }
@@ -135,8 +140,10 @@ impl HttpKeySource {
             .timeout(options.timeout)
             .connect_timeout(options.connect_timeout)
             .redirect(reqwest::redirect::Policy::limited(options.max_redirects))
-            .user_agent(concat!("irsa-oidc/", env!("CARGO_PKG_VERSION")))
-            .no_proxy();
+            .user_agent(concat!("irsa-oidc/", env!("CARGO_PKG_VERSION")));
+        if !options.use_env_proxy {
+            builder = builder.no_proxy();
+        }
         if let Some(pem) = &options.extra_ca_pem {
             let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| ConfigError::CaBundle(e.to_string()))?;
             if certs.is_empty() {
@@ -152,7 +159,11 @@ impl HttpKeySource {
         Ok(Self { client, options })
     }
 
-    async fn get(&self, url: &Url) -> Result<(Vec<u8>, Option<CacheControl>), FetchError> {
+    async fn get(
+        &self,
+        url: &Url,
+        deadline: tokio::time::Instant,
+    ) -> Result<(Vec<u8>, Option<CacheControl>), FetchError> {
         let shown = sanitize(url.as_str());
         let work = async {
             let resp = self
@@ -195,9 +206,9 @@ impl HttpKeySource {
             }
             Ok((body, cc))
         };
-        // reqwest's timeout covers the body too; this outer bound is belt and braces against
-        // a server that drips bytes.
-        tokio::time::timeout(self.options.timeout + Duration::from_millis(100), work)
+        // one deadline for discovery and JWKS together; reqwest's own per-request timeout is a
+        // second line of defence against a server that drips bytes
+        tokio::time::timeout_at(deadline, work)
             .await
             .unwrap_or_else(|_| Err(FetchError::Timeout { url: shown.clone() }))
     }
@@ -206,9 +217,10 @@ impl HttpKeySource {
 impl KeySource for HttpKeySource {
     async fn fetch(&self, issuer: &str) -> Result<Fetched, FetchError> {
         let allow_http = self.options.allow_http;
+        let deadline = tokio::time::Instant::now() + self.options.timeout;
         check_url(issuer, allow_http)?;
         let disc_url = check_url(&discovery_url(issuer), allow_http)?;
-        let (body, _) = self.get(&disc_url).await?;
+        let (body, _) = self.get(&disc_url, deadline).await?;
         let invalid = |url: &Url, reason: String| FetchError::InvalidDocument {
             url: sanitize(url.as_str()),
             reason,
@@ -226,7 +238,7 @@ impl KeySource for HttpKeySource {
             ));
         }
         let jwks_url = check_url(&doc.jwks_uri, allow_http)?;
-        let (body, cache_control) = self.get(&jwks_url).await?;
+        let (body, cache_control) = self.get(&jwks_url, deadline).await?;
         let keys = KeySet::from_jwks_json(&body).map_err(|e| invalid(&jwks_url, e))?;
         tracing::debug!(issuer, keys = keys.usable_len(), "fetched issuer keys");
         Ok(Fetched { keys, cache_control })
@@ -483,6 +495,18 @@ impl<S: KeySource> Verifier<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    #[test]
+    fn verifier_is_shareable_and_its_future_is_send() {
+        fn assert_sync<T: Send + Sync>() {}
+        assert_sync::<Verifier>();
+        if let Ok(v) = Verifier::new(VerifierConfig::default()) {
+            let fut = v.verify("x");
+            assert_send(&fut);
+        }
+    }
 
     #[test]
     fn url_rules() {

@@ -21,6 +21,34 @@
 //!   error (`InvalidIdentityToken`, `ExpiredTokenException`, `IDPCommunicationError`) to return.
 //!
 //! Crypto is aws-lc-rs only (no `ring`), for signing, verification and TLS alike.
+//!
+//! # Example
+//!
+//! ```
+//! use irsa_oidc::{
+//!     Curve, JwkSet, KeySet, KeySpec, SigningKey, TokenParams, TrustedIssuer, ValidationOptions,
+//!     Validator, discovery_document, mint_token,
+//! };
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let key = SigningKey::generate(KeySpec::Ec(Curve::P256))?;
+//! let issuer = "https://oidc.example.com/id/CLUSTER";
+//! // what `irsa oidc jwks` and `irsa oidc discovery` print
+//! let jwks = JwkSet::from_keys([key.public_key()]).to_json();
+//! let discovery = discovery_document(issuer, None, &[key.public_key().clone()]);
+//! assert_eq!(discovery.jwks_uri, "https://oidc.example.com/id/CLUSTER/openid/v1/jwks");
+//! // what `irsa token` prints
+//! let token = mint_token(&key, &TokenParams::new(issuer, "default", "app"))?;
+//! // what STS does, with the keys in hand (`Verifier` fetches and caches them)
+//! let validator = Validator::new(
+//!     [TrustedIssuer::new(issuer, ["sts.amazonaws.com"])],
+//!     ValidationOptions::default(),
+//! );
+//! let keys = KeySet::from_jwks_json(jwks.as_bytes())?;
+//! let verified = validator.verify_with_keys(&token, &keys, irsa_oidc::token::unix_now())?;
+//! assert_eq!(verified.claims.sub.as_deref(), Some("system:serviceaccount:default:app"));
+//! assert_eq!(verified.kid, key.kid());
+//! # Ok(()) }
+//! ```
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
