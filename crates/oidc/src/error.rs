@@ -315,13 +315,18 @@ impl VerifyError {
 /// at most 64 characters, control characters replaced by `?`.
 #[must_use]
 pub fn sanitize(s: &str) -> String {
-    const MAX: usize = 64;
+    truncate(s, 64)
+}
+
+/// Like [`sanitize`] with another length limit.
+#[must_use]
+pub fn truncate(s: &str, max: usize) -> String {
     let mut out: String = s
         .chars()
-        .take(MAX)
+        .take(max)
         .map(|c| if c.is_control() { '?' } else { c })
         .collect();
-    if s.chars().nth(MAX).is_some() {
+    if s.chars().nth(max).is_some() {
         out.push('…');
     }
     out

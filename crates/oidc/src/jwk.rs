@@ -163,6 +163,19 @@ impl JwkSet {
         }
     }
 
+    /// Append a copy of the first key without `kid` (serialized as `"kid": ""`), the
+    /// SELF_HOSTED_SETUP trick that lets tokens of pre-1.16 API servers (no `kid` header)
+    /// verify at STS next to newer ones.
+    #[must_use]
+    pub fn with_legacy_empty_kid(mut self) -> Self {
+        if let Some(first) = self.keys.first() {
+            let mut copy = first.clone();
+            copy.kid = Some(String::new());
+            self.keys.push(copy);
+        }
+        self
+    }
+
     /// Compact JSON, as kube-apiserver serves it.
     #[must_use]
     pub fn to_json(&self) -> String {
@@ -397,6 +410,18 @@ mod tests {
         jwk.alg = None;
         jwk.use_ = Some("enc".into());
         assert!(jwk.to_verifying_key().is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn legacy_empty_kid_copy() -> Result<(), KeyError> {
+        let key = SigningKey::generate(KeySpec::Ec(Curve::P256))?;
+        let jwks = JwkSet::from_keys([key.public_key()]).with_legacy_empty_kid();
+        let json = jwks.to_json();
+        assert!(json.contains(r#""kid":"""#), "{json}");
+        let set = KeySet::from_jwks_json(json.as_bytes()).map_err(KeyError::Jwk)?;
+        assert!(set.contains_kid(""));
+        assert!(set.contains_kid(key.kid()));
         Ok(())
     }
 

@@ -82,8 +82,8 @@ impl<'de> Visitor<'de> for StrictVisitor {
 }
 
 fn strict_object(bytes: &[u8], part: &str) -> Result<Map<String, Value>, VerifyError> {
-    let StrictJson(v) =
-        serde_json::from_slice(bytes).map_err(|e| VerifyError::Malformed(format!("{part} is not valid JSON: {e}")))?;
+    let StrictJson(v) = serde_json::from_slice(bytes)
+        .map_err(|e| VerifyError::Malformed(format!("{part} is not valid JSON: {}", json_error(&e))))?;
     match v {
         Value::Object(m) => Ok(m),
         _ => Err(VerifyError::Malformed(format!("{part} is not a JSON object"))),
@@ -184,12 +184,18 @@ impl<'de> Deserialize<'de> for Members<'de> {
 
 impl<'a> Members<'a> {
     fn parse(text: &'a str, part: &str) -> Result<Self, VerifyError> {
-        serde_json::from_str(text).map_err(|e| VerifyError::Malformed(format!("{part} is not valid JSON: {e}")))
+        serde_json::from_str(text)
+            .map_err(|e| VerifyError::Malformed(format!("{part} is not valid JSON: {}", json_error(&e))))
     }
 
     fn get(&self, name: &str) -> Option<&'a RawValue> {
         self.0.iter().find(|(k, _)| k == name).map(|(_, v)| *v)
     }
+}
+
+/// A serde_json error, shortened: data errors may quote (parts of) claim values.
+fn json_error(e: &serde_json::Error) -> String {
+    crate::error::truncate(&e.to_string(), 120)
 }
 
 fn raw_string(raw: &RawValue) -> Option<String> {
@@ -271,7 +277,7 @@ impl Claims {
             .map(|v| {
                 serde_json::from_str::<KubernetesClaims>(v.get()).map_err(|e| VerifyError::InvalidClaim {
                     claim: "kubernetes.io",
-                    reason: e.to_string(),
+                    reason: json_error(&e),
                 })
             })
             .transpose()?;

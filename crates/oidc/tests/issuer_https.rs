@@ -470,3 +470,30 @@ async fn serve_router_end_to_end_over_tls() {
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn kid_of_another_trusted_issuer_is_not_accepted() {
+    let pki = Pki::new();
+    let a = TestServer::start(Some(pki.server_config())).await;
+    let b = TestServer::start(Some(pki.server_config())).await;
+    let key_a = rsa();
+    let key_b = rsa();
+    a.publish(&[key_a.public_key().clone()], None);
+    b.publish(&[key_b.public_key().clone()], None);
+    let v = irsa_oidc::Verifier::new(irsa_oidc::VerifierConfig {
+        issuers: vec![
+            irsa_oidc::TrustedIssuer::new(a.base.clone(), [AUD]),
+            irsa_oidc::TrustedIssuer::new(b.base.clone(), [AUD]),
+        ],
+        cache: fast_policy(),
+        fetch: fetch_options(&pki),
+        ..Default::default()
+    })
+    .unwrap();
+    v.verify(&token(&key_a, &a.base)).await.unwrap();
+    v.verify(&token(&key_b, &b.base)).await.unwrap();
+    // B's key signs a token claiming to come from A: A's JWKS does not have that kid
+    let e = v.verify(&token(&key_b, &a.base)).await.unwrap_err();
+    assert!(matches!(e, VerifyError::UnknownKid { .. }), "{e}");
+    assert_eq!(e.sts_error_code(), StsErrorCode::InvalidIdentityToken);
+}
