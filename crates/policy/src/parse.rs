@@ -47,8 +47,31 @@ pub(crate) struct Parsed {
     pub warnings: Vec<Diagnostic>,
 }
 
-fn child(ptr: &str, token: &str) -> String {
-    format!("{ptr}/{}", escape_token(token))
+/// Where in the document a value sits, built on the stack as the reader
+/// descends and rendered as an RFC 6901 pointer only when something is reported.
+#[derive(Clone, Copy)]
+enum Ptr<'a> {
+    Root,
+    Key(&'a Ptr<'a>, &'a str),
+    Index(&'a Ptr<'a>, usize),
+}
+
+impl<'a> Ptr<'a> {
+    fn key(&'a self, k: &'a str) -> Ptr<'a> {
+        Ptr::Key(self, k)
+    }
+
+    fn index(&'a self, i: usize) -> Ptr<'a> {
+        Ptr::Index(self, i)
+    }
+
+    fn render(&self) -> String {
+        match self {
+            Ptr::Root => String::new(),
+            Ptr::Key(parent, k) => format!("{}/{}", parent.render(), escape_token(k)),
+            Ptr::Index(parent, i) => format!("{}/{i}", parent.render()),
+        }
+    }
 }
 
 struct Ctx {
@@ -58,16 +81,16 @@ struct Ctx {
 }
 
 impl Ctx {
-    fn error(&mut self, ptr: &str, msg: impl Into<String>) {
-        self.errors.push(Diagnostic::new(ptr, msg));
+    fn error(&mut self, ptr: &Ptr<'_>, msg: impl Into<String>) {
+        self.errors.push(Diagnostic::new(&ptr.render(), msg));
     }
 
-    fn warn(&mut self, ptr: &str, msg: impl Into<String>) {
-        self.warnings.push(Diagnostic::new(ptr, msg));
+    fn warn(&mut self, ptr: &Ptr<'_>, msg: impl Into<String>) {
+        self.warnings.push(Diagnostic::new(&ptr.render(), msg));
     }
 
     /// Checks IAM's character set: TAB, LF, CR and U+0020..=U+00FF.
-    fn check_chars(&mut self, ptr: &str, s: &str) {
+    fn check_chars(&mut self, ptr: &Ptr<'_>, s: &str) {
         if let Some(c) = s
             .chars()
             .find(|&c| !(c == '\t' || c == '\n' || c == '\r' || ('\u{20}'..='\u{ff}').contains(&c)))
@@ -82,7 +105,7 @@ impl Ctx {
         }
     }
 
-    fn string(&mut self, v: &Json, ptr: &str, what: &str) -> Option<String> {
+    fn string(&mut self, v: &Json, ptr: &Ptr<'_>, what: &str) -> Option<String> {
         match v {
             Json::String(s) => {
                 self.check_chars(ptr, s);
@@ -96,7 +119,7 @@ impl Ctx {
     }
 
     /// A string or a non-empty array of strings.
-    fn values(&mut self, v: &Json, ptr: &str, what: &str) -> Option<Values> {
+    fn values(&mut self, v: &Json, ptr: &Ptr<'_>, what: &str) -> Option<Values> {
         match v {
             Json::String(_) => self.string(v, ptr, what).map(Values::one),
             Json::Array(items) => {
@@ -107,7 +130,7 @@ impl Ctx {
                 let mut out = Vec::with_capacity(items.len());
                 let mut ok = true;
                 for (i, item) in items.iter().enumerate() {
-                    match self.string(item, &format!("{ptr}/{i}"), what) {
+                    match self.string(item, &ptr.index(i), what) {
                         Some(s) => out.push(s),
                         None => ok = false,
                     }
@@ -153,16 +176,16 @@ pub(crate) fn parse_document(text: &str) -> Parsed {
     if let Some(p) = &policy {
         if p.version.is_none() {
             cx.warn(
-                "",
+                &Ptr::Root,
                 "no `Version` element: AWS applies 2008-10-17, where `${...}` policy variables are literal text; add \"Version\": \"2012-10-17\"",
             );
         }
         if !p.variables_enabled() {
             for ptr in std::mem::take(&mut cx.uses_variables) {
-                cx.warn(
+                cx.warnings.push(Diagnostic::new(
                     &ptr,
                     "`${...}` is literal text here because policy variables need Version 2012-10-17",
-                );
+                ));
             }
         }
     }
@@ -177,7 +200,7 @@ pub(crate) fn parse_document(text: &str) -> Parsed {
 fn policy(cx: &mut Ctx, doc: &Json) -> Option<Policy> {
     let Json::Object(members) = doc else {
         cx.error(
-            "",
+            &Ptr::Root,
             format!("a policy document must be a JSON object, not {}", doc.type_name()),
         );
         return None;
@@ -187,7 +210,7 @@ fn policy(cx: &mut Ctx, doc: &Json) -> Option<Policy> {
     let mut statements = None;
     let mut statement_is_list = false;
     for (k, v) in members {
-        let ptr = child("", k);
+        let ptr = Ptr::Root.key(k);
         match k.as_str() {
             "Version" => {
                 if let Some(s) = cx.string(v, &ptr, "`Version`") {
@@ -208,7 +231,7 @@ fn policy(cx: &mut Ctx, doc: &Json) -> Option<Policy> {
                     statement_is_list = true;
                     let mut out = Vec::with_capacity(items.len());
                     for (i, item) in items.iter().enumerate() {
-                        if let Some(s) = statement(cx, item, &format!("{ptr}/{i}")) {
+                        if let Some(s) = statement(cx, item, &ptr.index(i)) {
                             out.push(s);
                         }
                     }
@@ -233,7 +256,7 @@ fn policy(cx: &mut Ctx, doc: &Json) -> Option<Policy> {
     }
     let Some(statements) = statements else {
         if !members.iter().any(|(k, _)| k == "Statement") {
-            cx.error("", "missing required element `Statement`");
+            cx.error(&Ptr::Root, "missing required element `Statement`");
         }
         return None;
     };
@@ -243,17 +266,12 @@ fn policy(cx: &mut Ctx, doc: &Json) -> Option<Policy> {
         if let Some(sid) = &s.sid
             && !sids.insert(sid.as_str())
         {
-            {
-                let ptr = if statement_is_list {
-                    format!("/Statement/{i}/Sid")
-                } else {
-                    "/Statement/Sid".to_owned()
-                };
-                cx.error(
-                    &ptr,
-                    format!("duplicate Sid `{sid}`: statement IDs (SID) in a single policy must be unique"),
-                );
-            }
+            let list = Ptr::Root.key("Statement");
+            let st = if statement_is_list { list.index(i) } else { list };
+            cx.error(
+                &st.key("Sid"),
+                format!("duplicate Sid `{sid}`: statement IDs (SID) in a single policy must be unique"),
+            );
         }
     }
     Some(Policy {
@@ -264,7 +282,7 @@ fn policy(cx: &mut Ctx, doc: &Json) -> Option<Policy> {
     })
 }
 
-fn statement(cx: &mut Ctx, v: &Json, ptr: &str) -> Option<Statement> {
+fn statement(cx: &mut Ctx, v: &Json, ptr: &Ptr<'_>) -> Option<Statement> {
     let Json::Object(members) = v else {
         cx.error(ptr, format!("a statement must be an object, not {}", v.type_name()));
         return None;
@@ -280,7 +298,7 @@ fn statement(cx: &mut Ctx, v: &Json, ptr: &str) -> Option<Statement> {
     let mut seen_action = None::<&str>;
     let mut seen_resource = None::<&str>;
     for (k, val) in members {
-        let p = child(ptr, k);
+        let p = ptr.key(k);
         match k.as_str() {
             "Sid" => sid = cx.string(val, &p, "`Sid`"),
             "Effect" => {
@@ -348,8 +366,10 @@ fn statement(cx: &mut Ctx, v: &Json, ptr: &str) -> Option<Statement> {
     if effect == Some(Effect::Allow) {
         for block in condition.iter().flatten() {
             if block.operator.qualifier == Some(SetQualifier::ForAllValues) {
+                let cond = ptr.key("Condition");
+                let name = block.operator.to_string();
                 cx.warn(
-                    &child(&child(ptr, "Condition"), &block.operator.to_string()),
+                    &cond.key(&name),
                     "`ForAllValues` with `Allow` is true when the key is missing or its set is empty; add a `Null` check for the key",
                 );
             }
@@ -369,14 +389,16 @@ fn statement(cx: &mut Ctx, v: &Json, ptr: &str) -> Option<Statement> {
 }
 
 /// `Action`/`NotAction` or `Resource`/`NotResource`: values checked one by one.
-fn targets(cx: &mut Ctx, element: &str, val: &Json, ptr: &str, check: fn(&mut Ctx, &str, &str)) -> Option<Targets> {
+fn targets(
+    cx: &mut Ctx,
+    element: &str,
+    val: &Json,
+    ptr: &Ptr<'_>,
+    check: fn(&mut Ctx, &str, &Ptr<'_>),
+) -> Option<Targets> {
     let values = cx.values(val, ptr, &format!("`{element}`"))?;
     for (i, v) in values.items.iter().enumerate() {
-        let ip = if values.is_list {
-            format!("{ptr}/{i}")
-        } else {
-            ptr.to_owned()
-        };
+        let ip = if values.is_list { ptr.index(i) } else { *ptr };
         check(cx, v, &ip);
     }
     Some(Targets {
@@ -385,7 +407,7 @@ fn targets(cx: &mut Ctx, element: &str, val: &Json, ptr: &str, check: fn(&mut Ct
     })
 }
 
-fn check_action(cx: &mut Ctx, a: &str, ptr: &str) {
+fn check_action(cx: &mut Ctx, a: &str, ptr: &Ptr<'_>) {
     if a == "*" {
         return;
     }
@@ -412,12 +434,12 @@ fn check_action(cx: &mut Ctx, a: &str, ptr: &str) {
     }
 }
 
-fn check_resource(cx: &mut Ctx, r: &str, ptr: &str) {
+fn check_resource(cx: &mut Ctx, r: &str, ptr: &Ptr<'_>) {
     if r == "*" {
         return;
     }
     if r.contains("${") {
-        cx.uses_variables.push(ptr.to_owned());
+        cx.uses_variables.push(ptr.render());
     }
     let parts: Vec<&str> = r.splitn(6, ':').collect();
     if parts.len() < 6 || parts[0] != "arn" || parts[1].is_empty() || parts[2].is_empty() {
@@ -425,7 +447,7 @@ fn check_resource(cx: &mut Ctx, r: &str, ptr: &str) {
     }
 }
 
-fn principal_element(cx: &mut Ctx, v: &Json, ptr: &str) -> Option<PrincipalSpec> {
+fn principal_element(cx: &mut Ctx, v: &Json, ptr: &Ptr<'_>) -> Option<PrincipalSpec> {
     match v {
         Json::String(s) if s == "*" => Some(PrincipalSpec::Any),
         Json::String(s) => {
@@ -442,7 +464,7 @@ fn principal_element(cx: &mut Ctx, v: &Json, ptr: &str) -> Option<PrincipalSpec>
             }
             let mut out = Vec::with_capacity(m.len());
             for (k, val) in m {
-                let p = child(ptr, k);
+                let p = ptr.key(k);
                 let Some(t) = PrincipalType::parse(k) else {
                     cx.error(
                         &p,
@@ -454,7 +476,7 @@ fn principal_element(cx: &mut Ctx, v: &Json, ptr: &str) -> Option<PrincipalSpec>
                     continue;
                 };
                 for (i, s) in values.items.iter().enumerate() {
-                    let ip = if values.is_list { format!("{p}/{i}") } else { p.clone() };
+                    let ip = if values.is_list { p.index(i) } else { p };
                     check_principal_value(cx, t, s, &ip);
                 }
                 out.push((t, values));
@@ -471,7 +493,7 @@ fn principal_element(cx: &mut Ctx, v: &Json, ptr: &str) -> Option<PrincipalSpec>
     }
 }
 
-fn check_principal_value(cx: &mut Ctx, t: PrincipalType, s: &str, ptr: &str) {
+fn check_principal_value(cx: &mut Ctx, t: PrincipalType, s: &str, ptr: &Ptr<'_>) {
     if s == "*" {
         return;
     }
@@ -509,14 +531,14 @@ fn check_principal_value(cx: &mut Ctx, t: PrincipalType, s: &str, ptr: &str) {
     }
 }
 
-fn conditions(cx: &mut Ctx, v: &Json, ptr: &str) -> Option<Vec<ConditionBlock>> {
+fn conditions(cx: &mut Ctx, v: &Json, ptr: &Ptr<'_>) -> Option<Vec<ConditionBlock>> {
     let Json::Object(ops) = v else {
         cx.error(ptr, format!("`Condition` must be an object, not {}", v.type_name()));
         return None;
     };
     let mut blocks = Vec::with_capacity(ops.len());
     for (name, body) in ops {
-        let p = child(ptr, name);
+        let p = ptr.key(name);
         let Some(operator) = Operator::parse(name) else {
             let hint = if name.starts_with("Null") {
                 " (`Null` takes neither `IfExists` nor a set qualifier)"
@@ -540,7 +562,7 @@ fn conditions(cx: &mut Ctx, v: &Json, ptr: &str) -> Option<Vec<ConditionBlock>> 
         let mut seen: Vec<(String, &str)> = Vec::with_capacity(keys.len());
         let mut entries = Vec::with_capacity(keys.len());
         for (key, vals) in keys {
-            let kp = child(&p, key);
+            let kp = p.key(key);
             cx.check_chars(&kp, key);
             let lower = key.to_ascii_lowercase();
             if let Some((_, first)) = seen.iter().find(|(l, _)| *l == lower) {
@@ -570,19 +592,16 @@ fn conditions(cx: &mut Ctx, v: &Json, ptr: &str) -> Option<Vec<ConditionBlock>> 
     Some(blocks)
 }
 
-fn condition_entry(cx: &mut Ctx, op: Operator, key: &str, v: &Json, ptr: &str) -> Option<ConditionEntry> {
-    let (items, is_list): (Vec<(&Json, String)>, bool) = match v {
+fn condition_entry(cx: &mut Ctx, op: Operator, key: &str, v: &Json, ptr: &Ptr<'_>) -> Option<ConditionEntry> {
+    let (items, is_list): (Vec<(&Json, Ptr<'_>)>, bool) = match v {
         Json::Array(a) => {
             if a.is_empty() {
                 cx.error(ptr, format!("condition key `{key}` has an empty list of values"));
                 return None;
             }
-            (
-                a.iter().enumerate().map(|(i, j)| (j, format!("{ptr}/{i}"))).collect(),
-                true,
-            )
+            (a.iter().enumerate().map(|(i, j)| (j, ptr.index(i))).collect(), true)
         }
-        other => (vec![(other, ptr.to_owned())], false),
+        other => (vec![(other, *ptr)], false),
     };
     let mut values = Vec::with_capacity(items.len());
     let mut ok = true;
@@ -616,10 +635,10 @@ fn condition_entry(cx: &mut Ctx, op: Operator, key: &str, v: &Json, ptr: &str) -
     })
 }
 
-fn check_condition_value(cx: &mut Ctx, op: Operator, text: &str, ptr: &str) {
+fn check_condition_value(cx: &mut Ctx, op: Operator, text: &str, ptr: &Ptr<'_>) {
     use BaseOperator::*;
     if text.contains("${") && op.base.allows_variables() {
-        cx.uses_variables.push(ptr.to_owned());
+        cx.uses_variables.push(ptr.render());
     }
     if text.contains("${") && !op.base.allows_variables() {
         cx.warn(
