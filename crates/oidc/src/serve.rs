@@ -6,9 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::Url;
@@ -128,23 +127,34 @@ impl IssuerDocuments {
 }
 
 /// An axum router serving the two documents (GET and HEAD, `If-None-Match` → 304) plus
-/// `/healthz`.
+/// `/healthz`; anything else is 404 (405 for other methods).
+///
+/// Paths are compared exactly rather than registered as axum routes, so an issuer path with
+/// characters that axum's route syntax treats specially (`{`, `*`) is served literally.
 pub fn router(docs: IssuerDocuments) -> Router {
-    let discovery = docs.discovery.clone();
-    let jwks = docs.jwks.clone();
-    let mut router = Router::new()
-        .route(
-            &docs.discovery_path,
-            get(move |h: HeaderMap| async move { discovery.respond(&h) }),
-        )
-        .route("/healthz", get(|| async { "ok" }));
-    if docs.jwks_path != docs.discovery_path && docs.jwks_path != "/healthz" {
-        router = router.route(
-            &docs.jwks_path,
-            get(move |h: HeaderMap| async move { jwks.respond(&h) }),
-        );
-    }
-    router
+    let docs = Arc::new(docs);
+    Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap| {
+        let docs = Arc::clone(&docs);
+        async move {
+            let path = uri.path();
+            let doc = if path == docs.discovery_path {
+                Some(&docs.discovery)
+            } else if path == docs.jwks_path {
+                Some(&docs.jwks)
+            } else {
+                None
+            };
+            let known = doc.is_some() || path == "/healthz";
+            if known && method != Method::GET && method != Method::HEAD {
+                return (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "GET, HEAD")]).into_response();
+            }
+            match doc {
+                Some(doc) => doc.respond(&headers),
+                None if path == "/healthz" => "ok".into_response(),
+                None => StatusCode::NOT_FOUND.into_response(),
+            }
+        }
+    })
 }
 
 /// A rustls server configuration (aws-lc-rs provider) from PEM certificate chain and key.
@@ -239,7 +249,7 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::{KeySpec, SigningKey};
+    use crate::keys::{Curve, KeySpec, SigningKey};
 
     #[test]
     fn paths_follow_issuer_and_jwks_uri() -> Result<(), Box<dyn std::error::Error>> {
@@ -257,6 +267,37 @@ mod tests {
         assert_eq!(d.discovery_path(), "/.well-known/openid-configuration");
         assert_eq!(d.jwks_path(), "/keys.json");
         assert!(IssuerDocuments::new("https://h.example", None, &[], Duration::from_secs(1)).is_err());
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn router_serves_exact_paths_only() -> Result<(), Box<dyn std::error::Error>> {
+        use tower::ServiceExt as _;
+        let key = SigningKey::generate(KeySpec::Ec(Curve::P256))?;
+        let docs = IssuerDocuments::new(
+            "https://h.example/id/{weird}*",
+            None,
+            &[key.public_key().clone()],
+            Duration::from_secs(60),
+        )?;
+        let app = router(docs.clone());
+        let call = |method: &str, path: &str| {
+            axum::http::Request::builder()
+                .method(method)
+                .uri(path)
+                .body(axum::body::Body::empty())
+        };
+        let r = app.clone().oneshot(call("GET", docs.jwks_path())?).await?;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()[header::CONTENT_TYPE], "application/jwk-set+json");
+        let r = app.clone().oneshot(call("HEAD", docs.discovery_path())?).await?;
+        assert_eq!(r.status(), StatusCode::OK);
+        let r = app.clone().oneshot(call("POST", docs.discovery_path())?).await?;
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+        let r = app.clone().oneshot(call("GET", "/id/x/openid/v1/jwks")?).await?;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        let r = app.oneshot(call("GET", "/healthz")?).await?;
+        assert_eq!(r.status(), StatusCode::OK);
         Ok(())
     }
 }
