@@ -1,0 +1,256 @@
+//! Load test and memory measurement for the webhook.
+//!
+//! ```text
+//! cargo run --release -p irsa-webhook --example loadtest -- [SECONDS] [CONNECTIONS]
+//! ```
+//!
+//! 1. Resident memory of the identity store holding 100,000 ServiceAccounts (10% annotated).
+//! 2. Pure review throughput (decode + resolve + patch + encode) on one core.
+//! 3. HTTPS end to end: the server on a 2-worker runtime, CONNECTIONS keep-alive TLS clients on
+//!    another runtime (same machine, so clients compete with the server for the CPUs), requests
+//!    per second and latency percentiles.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use irsa_webhook::MutationConfig;
+use irsa_webhook::admission::{ReviewContext, review};
+use irsa_webhook::annotations::ServiceAccountInfo;
+use irsa_webhook::mutate::DefaultRandom;
+use irsa_webhook::server::{AppState, router, serve_https};
+use irsa_webhook::store::IdentityStore;
+use irsa_webhook::tls::{ReloadingCertResolver, provider, server_config};
+use rustls::pki_types::ServerName;
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn fill(store: &IdentityStore, n: usize) {
+    for i in 0..n {
+        let ns = format!("namespace-{}", i / 100);
+        let name = format!("service-account-{i}");
+        let info = if i % 10 == 0 {
+            ServiceAccountInfo::from_annotations(
+                "eks.amazonaws.com",
+                [
+                    (
+                        "eks.amazonaws.com/role-arn",
+                        format!("arn:aws:iam::111122223333:role/role-{i}").as_str(),
+                    ),
+                    ("eks.amazonaws.com/sts-regional-endpoints", "true"),
+                ],
+            )
+        } else {
+            ServiceAccountInfo::default()
+        };
+        store.upsert(&ns, &name, info);
+    }
+    store.set_synced(true);
+}
+
+fn body(i: usize) -> Vec<u8> {
+    let sa = (i % 10_000) * 10;
+    serde_json::json!({
+        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "request": {
+            "uid": format!("uid-{i}"),
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "namespace": format!("namespace-{}", sa / 100),
+            "operation": "CREATE",
+            "object": {
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"generateName": "app-", "labels": {"app": "web"},
+                             "annotations": {"prometheus.io/scrape": "true"}},
+                "spec": {
+                    "serviceAccountName": format!("service-account-{sa}"),
+                    "containers": [
+                        {"name": "app", "image": "registry/app:1.2.3",
+                         "ports": [{"containerPort": 8080}],
+                         "env": [{"name": "LOG_LEVEL", "value": "info"}],
+                         "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}},
+                         "volumeMounts": [{"name": "data", "mountPath": "/data"}]},
+                        {"name": "sidecar", "image": "registry/proxy:2",
+                         "readinessProbe": {"httpGet": {"path": "/ready", "port": 15021}}}
+                    ],
+                    "volumes": [{"name": "data", "emptyDir": {}}]
+                }
+            }
+        }
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let seconds: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10);
+    let connections: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(32);
+
+    // 1. Memory.
+    let before = rss_kib();
+    let store = Arc::new(IdentityStore::new());
+    fill(&store, 100_000);
+    let after = rss_kib();
+    println!(
+        "store: {} annotated + {} plain service accounts; RSS {} KiB -> {} KiB (+{} KiB)",
+        store.annotated_len(),
+        store.plain_len(),
+        before,
+        after,
+        after.saturating_sub(before)
+    );
+
+    // 2. Pure review throughput.
+    let config = MutationConfig {
+        aws_default_region: "eu-west-1".into(),
+        ..MutationConfig::default()
+    };
+    let bodies: Vec<Vec<u8>> = (0..1000).map(body).collect();
+    let rt1 = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let random = DefaultRandom::default();
+    let ctx = ReviewContext {
+        store: &store,
+        config: &config,
+        random: &random,
+        grace: Duration::ZERO,
+    };
+    let n = 100_000;
+    let start = Instant::now();
+    rt1.block_on(async {
+        for i in 0..n {
+            let a = review(&bodies[i % bodies.len()], &ctx).await;
+            assert!(matches!(a.decision, irsa_webhook::admission::Decision::Mutated { .. }));
+        }
+    });
+    let el = start.elapsed();
+    println!(
+        "core: {n} reviews in {:.2?} = {:.0} reviews/s on one core ({:.1} µs each)",
+        el,
+        n as f64 / el.as_secs_f64(),
+        el.as_secs_f64() * 1e6 / n as f64
+    );
+
+    // 3. HTTPS.
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    std::fs::write(dir.path().join("tls.crt"), ck.cert.pem()).unwrap();
+    std::fs::write(dir.path().join("tls.key"), ck.signing_key.serialize_pem()).unwrap();
+    let der = ck.cert.der().clone();
+    let resolver = Arc::new(
+        ReloadingCertResolver::load(
+            dir.path().join("tls.crt"),
+            dir.path().join("tls.key"),
+            Arc::new(provider()),
+        )
+        .unwrap(),
+    );
+    let tls = Arc::new(server_config("", "", resolver).unwrap());
+    let state = AppState::new(store.clone(), config.clone());
+    let listener = server_rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    server_rt.spawn(serve_https(listener, router(state), tls, std::future::pending()));
+
+    let client_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let bodies = Arc::new(bodies);
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let latencies = client_rt.block_on(async move {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(der).unwrap();
+        let cfg = Arc::new(
+            rustls::ClientConfig::builder_with_provider(Arc::new(provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth(),
+        );
+        let mut tasks = Vec::new();
+        for c in 0..connections {
+            let cfg = cfg.clone();
+            let bodies = bodies.clone();
+            tasks.push(tokio::spawn(async move {
+                let connector = tokio_rustls::TlsConnector::from(cfg);
+                let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+                tcp.set_nodelay(true).unwrap();
+                let stream = connector
+                    .connect(ServerName::try_from("localhost").unwrap(), tcp)
+                    .await
+                    .unwrap();
+                let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                    .await
+                    .unwrap();
+                tokio::spawn(conn);
+                let mut lat = Vec::new();
+                let mut i = c;
+                while Instant::now() < deadline {
+                    let req = hyper::Request::builder()
+                        .method("POST")
+                        .uri("/mutate")
+                        .header("host", "localhost")
+                        .header("content-type", "application/json")
+                        .body(Full::new(Bytes::from(bodies[i % bodies.len()].clone())))
+                        .unwrap();
+                    let t = Instant::now();
+                    let resp = sender.send_request(req).await.unwrap();
+                    let status = resp.status();
+                    let _ = resp.into_body().collect().await.unwrap();
+                    lat.push(t.elapsed());
+                    assert_eq!(status, 200);
+                    i += connections;
+                }
+                lat
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+        all
+    });
+    let mut lat = latencies;
+    lat.sort();
+    println!(
+        "https: {} connections, {} reviews in {seconds} s = {:.0} reviews/s; latency p50 {:.2?}, p99 {:.2?}, p99.9 {:.2?}, max {:.2?}",
+        connections,
+        lat.len(),
+        lat.len() as f64 / seconds as f64,
+        percentile(&lat, 0.50),
+        percentile(&lat, 0.99),
+        percentile(&lat, 0.999),
+        lat.last().copied().unwrap_or_default()
+    );
+    println!("process RSS at end: {} KiB", rss_kib());
+}
