@@ -53,23 +53,23 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cache;
 mod der;
 pub mod error;
+pub mod fetch;
 pub mod jwk;
 pub mod keys;
+pub mod serve;
 pub mod token;
 pub mod verify;
 
+pub use cache::CachePolicy;
 pub use error::{FetchError, KeyError, StsErrorCode, VerifyError};
-pub use jwk::{DiscoveryDocument, Jwk, JwkSet, KeySet, discovery_document, discovery_url, jwks_from_pem_files};
+pub use fetch::{FetchOptions, HttpKeySource, KeySource, Verifier, VerifierConfig};
+pub use jwk::{
+    DiscoveryDocument, Jwk, JwkSet, KeySet, discovery_document, discovery_url, jwks_from_pem_files, keys_from_pem_files,
+};
 pub use keys::{Algorithm, Curve, KeySpec, SigningKey, VerifyingKey, key_id, keygen};
+pub use serve::{IssuerDocuments, router};
 pub use token::{Claims, KubernetesClaims, MintError, TokenParams, mint_token};
 pub use verify::{TrustedIssuer, ValidationOptions, Validator, VerifiedToken};
-
-pub mod cache;
-pub mod fetch;
-pub mod serve;
-
-pub use cache::CachePolicy;
-pub use fetch::{FetchOptions, HttpKeySource, KeySource, Verifier, VerifierConfig};
-pub use serve::{IssuerDocuments, router};

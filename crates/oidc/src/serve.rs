@@ -34,6 +34,9 @@ pub enum ServeError {
     /// Socket error.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// A key file could not be loaded.
+    #[error(transparent)]
+    Key(#[from] crate::error::KeyError),
 }
 
 /// The two documents an issuer publishes, pre-rendered, with their paths.
@@ -155,6 +158,47 @@ pub fn router(docs: IssuerDocuments) -> Router {
             }
         }
     })
+}
+
+/// Everything `irsa oidc serve` needs.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// Issuer URL (the tokens' `iss`).
+    pub issuer: String,
+    /// `jwks_uri` to advertise; default `<issuer>/openid/v1/jwks`.
+    pub jwks_uri: Option<String>,
+    /// PEM files with the keys to publish (public or private keys, certificates).
+    pub key_files: Vec<std::path::PathBuf>,
+    /// Address to listen on.
+    pub listen: std::net::SocketAddr,
+    /// TLS certificate chain and private key files; plain HTTP when `None`.
+    pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// `Cache-Control: max-age` of both documents (kube-apiserver: 3600 s).
+    pub max_age: Duration,
+}
+
+/// Load the keys, bind the socket and serve both documents until `shutdown` completes:
+/// the whole of `irsa oidc serve`. Returns once the server has stopped.
+///
+/// # Errors
+/// Key, TLS, URL or socket errors.
+pub async fn run(options: ServeOptions, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+    let keys = crate::jwk::keys_from_pem_files(&options.key_files)?;
+    let docs = IssuerDocuments::new(&options.issuer, options.jwks_uri.as_deref(), &keys, options.max_age)?;
+    let tls = match &options.tls {
+        Some((cert, key)) => Some(Arc::new(tls_config_from_files(cert, key)?)),
+        None => None,
+    };
+    let listener = TcpListener::bind(options.listen).await?;
+    tracing::info!(
+        addr = %options.listen,
+        discovery = docs.discovery_path(),
+        jwks = docs.jwks_path(),
+        keys = keys.len(),
+        tls = tls.is_some(),
+        "serving OIDC documents"
+    );
+    serve(listener, router(docs), tls, shutdown).await
 }
 
 /// A rustls server configuration (aws-lc-rs provider) from PEM certificate chain and key.

@@ -437,6 +437,7 @@ async fn serve_router_end_to_end_over_tls() {
 
     // headers, as kube-apiserver sends them, plus ETag / 304
     let client = reqwest::Client::builder()
+        .no_proxy()
         .tls_certs_only(reqwest::Certificate::from_pem_bundle(pki.ca_pem.as_bytes()).unwrap())
         .build()
         .unwrap();
@@ -496,4 +497,65 @@ async fn kid_of_another_trusted_issuer_is_not_accepted() {
     let e = v.verify(&token(&key_b, &a.base)).await.unwrap_err();
     assert!(matches!(e, VerifyError::UnknownKid { .. }), "{e}");
     assert_eq!(e.sts_error_code(), StsErrorCode::InvalidIdentityToken);
+}
+
+#[tokio::test]
+async fn serve_run_publishes_key_files_over_plain_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let signing = rsa();
+    let old = SigningKey::generate(KeySpec::Ec(Curve::P256)).unwrap();
+    let signing_file = dir.path().join("signing.key");
+    let old_file = dir.path().join("old.pub");
+    std::fs::write(&signing_file, signing.to_pkcs8_pem().unwrap()).unwrap();
+    std::fs::write(&old_file, old.public_key().to_spki_pem()).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let issuer = format!("http://{listen}");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(irsa_oidc::serve::run(
+        irsa_oidc::serve::ServeOptions {
+            issuer: issuer.clone(),
+            jwks_uri: None,
+            // the signing key twice: de-duplicated by kid
+            key_files: vec![signing_file.clone(), old_file, signing_file],
+            listen,
+            tls: None,
+            max_age: Duration::from_secs(60),
+        },
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let mut opts = fetch_options(&Pki::new());
+    opts.allow_http = true;
+    let v = verifier_with(&issuer, opts, fast_policy());
+    let mut ok = false;
+    for _ in 0..50 {
+        match v.verify(&token(&signing, &issuer)).await {
+            Ok(_) => {
+                ok = true;
+                break;
+            }
+            // the server may not be listening yet; wait out the failure backoff
+            Err(_) => tokio::time::sleep(Duration::from_millis(120)).await,
+        }
+    }
+    assert!(ok, "server never answered");
+    v.verify(&token(&old, &issuer)).await.unwrap();
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let jwks: serde_json::Value = client
+        .get(format!("{issuer}/openid/v1/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"].as_array().map(Vec::len), Some(2));
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
 }
