@@ -261,6 +261,15 @@ pub struct Scope {
 }
 
 impl Scope {
+    /// A scope for a `YYYYMMDD` date, a region and a service.
+    pub fn new(date: impl Into<String>, region: impl Into<String>, service: impl Into<String>) -> Self {
+        Self {
+            date: date.into(),
+            region: region.into(),
+            service: service.into(),
+        }
+    }
+
     /// The `YYYYMMDD` date.
     pub fn date(&self) -> &str {
         &self.date
@@ -318,6 +327,11 @@ impl SigningKey {
     /// The scope this key signs for.
     pub fn scope(&self) -> &Scope {
         &self.scope
+    }
+
+    /// The hex signature of a string to sign (a signer's last step; tests and tools use it).
+    pub fn sign(&self, string_to_sign: &str) -> String {
+        self.sign_hex(string_to_sign.as_bytes())
     }
 
     fn sign_hex(&self, data: &[u8]) -> String {
