@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{AUD, Pki, Reply, TestServer, fast_policy, fetch_options, verifier, verifier_with};
+use irsa_oidc::CachePolicy;
 use irsa_oidc::{Curve, IssuerDocuments, KeySpec, SigningKey, StsErrorCode, TokenParams, VerifyError, mint_token};
 
 fn token(key: &SigningKey, issuer: &str) -> String {
@@ -50,14 +51,21 @@ async fn verifies_and_caches() {
 async fn max_age_is_honoured_within_bounds() {
     let (pki, server) = https().await;
     let key = rsa();
-    // max-age=0 is raised to min_ttl (300 ms)
+    // max-age=0 is raised to min_ttl (1 s)
     server.publish(&[key.public_key().clone()], Some("max-age=0"));
-    let v = verifier(&server.base, &pki, fast_policy());
+    let v = verifier(
+        &server.base,
+        &pki,
+        CachePolicy {
+            min_ttl: Duration::from_secs(1),
+            ..fast_policy()
+        },
+    );
     let t = token(&key, &server.base);
     v.verify(&t).await.unwrap();
     v.verify(&t).await.unwrap();
     assert_eq!(server.hits("/openid/v1/jwks"), 1);
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     v.verify(&t).await.unwrap();
     assert_eq!(server.hits("/openid/v1/jwks"), 2);
 }
@@ -68,7 +76,14 @@ async fn rotation_unknown_kid_refreshes_once_then_rate_limits() {
     let old = rsa();
     let new = rsa();
     server.publish(&[old.public_key().clone()], Some("max-age=3600"));
-    let v = verifier(&server.base, &pki, fast_policy());
+    let v = verifier(
+        &server.base,
+        &pki,
+        CachePolicy {
+            refresh_interval: Duration::from_secs(1),
+            ..fast_policy()
+        },
+    );
     v.verify(&token(&old, &server.base)).await.unwrap();
 
     // the cluster rotates: publishes both keys, signs with the new one
@@ -83,7 +98,7 @@ async fn rotation_unknown_kid_refreshes_once_then_rate_limits() {
     assert!(e.to_string().contains(new.kid()), "{e}");
     assert_eq!(server.hits("/openid/v1/jwks"), 1);
 
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     v.verify(&token(&new, &server.base)).await.unwrap();
     v.verify(&token(&old, &server.base)).await.unwrap();
     assert_eq!(server.hits("/openid/v1/jwks"), 2);
@@ -94,7 +109,14 @@ async fn forged_kids_do_not_cause_a_fetch_storm() {
     let (pki, server) = https().await;
     let key = rsa();
     server.publish(&[key.public_key().clone()], Some("max-age=3600"));
-    let v = Arc::new(verifier(&server.base, &pki, fast_policy()));
+    let v = Arc::new(verifier(
+        &server.base,
+        &pki,
+        CachePolicy {
+            refresh_interval: Duration::from_secs(10),
+            ..fast_policy()
+        },
+    ));
     v.verify(&token(&key, &server.base)).await.unwrap();
     let mut tasks = Vec::new();
     for _ in 0..50 {
@@ -120,19 +142,26 @@ async fn outage_serves_stale_keys_then_reports_idp_communication_error() {
     let (pki, server) = https().await;
     let key = rsa();
     server.publish(&[key.public_key().clone()], Some("max-age=0"));
-    let v = verifier(&server.base, &pki, fast_policy());
+    let v = verifier(
+        &server.base,
+        &pki,
+        CachePolicy {
+            max_stale: Duration::from_millis(1500),
+            ..fast_policy()
+        },
+    );
     let t = token(&key, &server.base);
     v.verify(&t).await.unwrap();
 
     server.set_down(true);
-    // keys expired (300 ms) but within max_stale (1 s): served stale
+    // keys expired (300 ms) but within max_stale (1.5 s more): served stale
     tokio::time::sleep(Duration::from_millis(400)).await;
     v.verify(&t).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     v.verify(&t).await.unwrap();
 
     // past fresh + max_stale: the outage becomes visible
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    tokio::time::sleep(Duration::from_millis(1300)).await;
     let e = v.verify(&t).await.unwrap_err();
     assert_eq!(e.sts_error_code(), StsErrorCode::IdpCommunicationError, "{e}");
     assert!(!e.to_string().contains(&t), "message leaks the token");
@@ -190,7 +219,14 @@ async fn failed_fetches_back_off() {
     let (pki, server) = https().await;
     let key = rsa();
     server.set("/.well-known/openid-configuration", Reply::Status(500));
-    let v = verifier(&server.base, &pki, fast_policy());
+    let v = verifier(
+        &server.base,
+        &pki,
+        CachePolicy {
+            failure_backoff: Duration::from_secs(10),
+            ..fast_policy()
+        },
+    );
     let t = token(&key, &server.base);
     for _ in 0..10 {
         let e = v.verify(&t).await.unwrap_err();
