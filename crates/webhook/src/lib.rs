@@ -55,4 +55,4 @@ pub mod watch;
 pub use config::{MutationArgs, MutationConfig, ServerConfig, WebhookArgs};
 pub use mutate::{Identity, IdentitySources, Mode, build_patch, resolve_identity};
 pub use offline::{OfflineInput, OfflineOutcome, OutputKind, mutate_offline};
-pub use run::{VERSION, run};
+pub use run::{VERSION, run, shutdown_signal};

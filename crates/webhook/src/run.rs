@@ -63,6 +63,24 @@ async fn bind(port: u16) -> Result<TcpListener, RunError> {
     }
 }
 
+/// Resolves on SIGTERM or SIGINT (pass to [`run`]). If the signal handlers cannot be installed,
+/// it never resolves (and logs why).
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM received, shutting down"),
+                _ = int.recv() => tracing::info!("SIGINT received, shutting down"),
+            }
+        }
+        (Err(error), _) | (_, Err(error)) => {
+            tracing::error!(%error, "cannot install signal handlers");
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
 /// Runs the webhook until `shutdown` resolves. `--version` is the caller's business (print
 /// [`VERSION`] and exit before calling this).
 pub async fn run<F>(args: &WebhookArgs, shutdown: F) -> Result<(), RunError>

@@ -79,12 +79,17 @@ impl AppState {
 
 /// Router for the webhook (TLS) port.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let mut r = Router::new()
         .route("/mutate", any(mutate))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .layer(DefaultBodyLimit::max(state.max_body_bytes))
+        .route("/metrics", get(metrics));
+    if state.debugging_handlers {
+        r = r
+            .route("/debug/alpha/deny", any(debug_deny))
+            .route("/debug/alpha/500", any(debug_500));
+    }
+    r.layer(DefaultBodyLimit::max(state.max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -196,15 +201,39 @@ async fn metrics(State(state): State<AppState>) -> Response {
     }
 }
 
+/// Upstream's `/debug/alpha/cache`: `namespace/name` → resolved entry, for annotated accounts
+/// (accounts without annotations are only kept as hashes and are not listed).
 async fn debug_cache(State(state): State<AppState>) -> Response {
+    let config = &state.config;
+    let map: serde_json::Map<String, serde_json::Value> = state
+        .store
+        .annotated_entries()
+        .into_iter()
+        .map(|(key, info)| {
+            let entry = serde_json::json!({
+                "RoleARN": info.effective_role_arn(config).unwrap_or_default(),
+                "Audience": info.audience.clone().unwrap_or_else(|| config.token_audience.clone()),
+                "UseRegionalSTS": info.regional_sts(config),
+                "TokenExpiration": info.expiration(config),
+            });
+            (key, entry)
+        })
+        .collect();
+    (StatusCode::OK, axum::Json(serde_json::Value::Object(map))).into_response()
+}
+
+/// Upstream's `/debug/alpha/deny`: a denying review.
+async fn debug_deny() -> Response {
     let body = serde_json::json!({
-        "annotated": state.store.annotated_len(),
-        "plain": state.store.plain_len(),
-        "synced": state.store.is_synced(),
-        "configMapEntries": state.store.config_map().map_or(0, |m| m.len()),
-        "podIdentityAssociations": state.store.container_credentials().map_or(0, |c| c.len()),
+        "apiVersion": crate::admission::V1, "kind": "AdmissionReview",
+        "response": {"uid": "", "allowed": false, "status": {"message": "Test deny message"}}
     });
     (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+/// Upstream's `/debug/alpha/500`.
+async fn debug_500() -> Response {
+    (StatusCode::INTERNAL_SERVER_ERROR, "test error").into_response()
 }
 
 /// Maximum time for a TLS handshake before the connection is dropped.

@@ -186,6 +186,17 @@ impl IdentityStore {
         }
     }
 
+    /// A copy of the annotated entries (`namespace/name` → info), sorted by key (debug endpoint).
+    #[must_use]
+    pub fn annotated_entries(&self) -> Vec<(String, Arc<ServiceAccountInfo>)> {
+        let mut v: Vec<_> = read(&self.annotated)
+            .iter()
+            .map(|(k, v)| (k.clone(), Arc::clone(v)))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
     /// Sets (or clears, with `None`) the ConfigMap mapping.
     pub fn set_config_map(&self, mapping: Option<ConfigMapMapping>) {
         *write(&self.config_map) = mapping.map(Arc::new);

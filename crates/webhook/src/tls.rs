@@ -164,10 +164,13 @@ pub fn select_cipher_suites(provider: &mut CryptoProvider, names: &[String]) -> 
         .map(|(_, s)| *s)
         .collect();
     for name in names {
+        // Go spells TLS 1.3 suites `TLS_AES_…` (rustls: `TLS13_AES_…`) and has short aliases
+        // for the ChaCha20 suites without `_SHA256`.
         let tls13_alias = name.strip_prefix("TLS_").map(|rest| format!("TLS13_{rest}"));
+        let chacha_alias = name.ends_with("_CHACHA20_POLY1305").then(|| format!("{name}_SHA256"));
         let found = available
             .iter()
-            .find(|(n, _)| n == name || Some(n) == tls13_alias.as_ref());
+            .find(|(n, _)| n == name || Some(n) == tls13_alias.as_ref() || Some(n) == chacha_alias.as_ref());
         match found {
             Some((_, suite)) => {
                 if !chosen.contains(suite) {
