@@ -318,6 +318,13 @@ pub fn sanitize(s: &str) -> String {
     truncate(s, 64)
 }
 
+/// [`sanitize`] for URLs and issuers, which are longer (EKS issuers are ~90 characters):
+/// at most 256 characters.
+#[must_use]
+pub fn sanitize_url(s: &str) -> String {
+    truncate(s, 256)
+}
+
 /// Like [`sanitize`] with another length limit.
 #[must_use]
 pub fn truncate(s: &str, max: usize) -> String {

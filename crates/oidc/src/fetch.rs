@@ -11,7 +11,7 @@ use reqwest::Url;
 use serde::Deserialize;
 
 use crate::cache::{CacheControl, CachePolicy, IssuerCache, Lookup};
-use crate::error::{FetchError, VerifyError, sanitize};
+use crate::error::{FetchError, VerifyError, sanitize_url, truncate};
 use crate::jwk::{KeySet, discovery_url};
 use crate::token::unix_now;
 use crate::verify::{TrustedIssuer, ValidationOptions, Validator, VerifiedToken};
@@ -105,7 +105,7 @@ struct DiscoveryMinimal {
 /// [`FetchError::InsecureUrl`] saying what is wrong.
 pub fn check_url(url: &str, allow_http: bool) -> Result<Url, FetchError> {
     let bad = |reason| FetchError::InsecureUrl {
-        url: sanitize(url),
+        url: sanitize_url(url),
         reason,
     };
     let parsed = Url::parse(url).map_err(|_| bad("not a valid URL"))?;
@@ -164,7 +164,7 @@ impl HttpKeySource {
         url: &Url,
         deadline: tokio::time::Instant,
     ) -> Result<(Vec<u8>, Option<CacheControl>), FetchError> {
-        let shown = sanitize(url.as_str());
+        let shown = sanitize_url(url.as_str());
         let work = async {
             let resp = self
                 .client
@@ -222,18 +222,22 @@ impl KeySource for HttpKeySource {
         let disc_url = check_url(&discovery_url(issuer), allow_http)?;
         let (body, _) = self.get(&disc_url, deadline).await?;
         let invalid = |url: &Url, reason: String| FetchError::InvalidDocument {
-            url: sanitize(url.as_str()),
+            url: sanitize_url(url.as_str()),
             reason,
         };
-        let doc: DiscoveryMinimal =
-            serde_json::from_slice(&body).map_err(|e| invalid(&disc_url, format!("not a discovery document: {e}")))?;
+        let doc: DiscoveryMinimal = serde_json::from_slice(&body).map_err(|e| {
+            invalid(
+                &disc_url,
+                format!("not a discovery document: {}", truncate(&e.to_string(), 120)),
+            )
+        })?;
         if doc.issuer != issuer {
             return Err(invalid(
                 &disc_url,
                 format!(
                     "`issuer` is `{}`, expected `{}`",
-                    sanitize(&doc.issuer),
-                    sanitize(issuer)
+                    sanitize_url(&doc.issuer),
+                    sanitize_url(issuer)
                 ),
             ));
         }
@@ -421,7 +425,7 @@ impl<S: KeySource> Verifier<S> {
     pub async fn verify_at(&self, token: &str, now: i64) -> Result<VerifiedToken, VerifyError> {
         let pre = self.validator.precheck(token)?;
         let Some((issuer, slot)) = self.slots.get_key_value(pre.issuer()) else {
-            return Err(VerifyError::UnknownIssuer(sanitize(pre.issuer())));
+            return Err(VerifyError::UnknownIssuer(sanitize_url(pre.issuer())));
         };
         let mut keys = self.keys(slot, issuer).await?;
         let needs_refresh = match pre.kid() {

@@ -303,7 +303,8 @@ impl KeySet {
         struct Raw {
             keys: Vec<serde_json::Value>,
         }
-        let raw: Raw = serde_json::from_slice(json).map_err(|e| format!("not a JWKS: {e}"))?;
+        let raw: Raw = serde_json::from_slice(json)
+            .map_err(|e| format!("not a JWKS: {}", crate::error::truncate(&e.to_string(), 120)))?;
         let entries: Vec<KeyEntry> = raw
             .keys
             .into_iter()

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::error::{VerifyError, sanitize};
+use crate::error::{VerifyError, sanitize, sanitize_url};
 use crate::jwk::KeySet;
 use crate::keys::{Algorithm, VerifyingKey};
 use crate::token::{self, Claims, Header, MAX_TOKEN_LEN, UnverifiedToken};
@@ -130,7 +130,7 @@ impl Validator {
         let issuer = self
             .issuers
             .get(&token.claims.iss)
-            .ok_or_else(|| VerifyError::UnknownIssuer(sanitize(&token.claims.iss)))?;
+            .ok_or_else(|| VerifyError::UnknownIssuer(sanitize_url(&token.claims.iss)))?;
         let audience = token
             .claims
             .aud
@@ -199,10 +199,10 @@ fn select_key<'k>(
         return Err(match kid {
             Some(k) => VerifyError::UnknownKid {
                 kid: sanitize(k),
-                issuer: sanitize(issuer),
+                issuer: sanitize_url(issuer),
             },
             None => VerifyError::NoKidNoDefaultKey {
-                issuer: sanitize(issuer),
+                issuer: sanitize_url(issuer),
             },
         });
     }
@@ -224,7 +224,7 @@ fn select_key<'k>(
     }
     Err(VerifyError::UnusableKey {
         kid: sanitize(wanted),
-        issuer: sanitize(issuer),
+        issuer: sanitize_url(issuer),
         reason: unusable.cloned().unwrap_or_default(),
     })
 }
