@@ -409,6 +409,19 @@ impl<S: KeySource> Verifier<S> {
         &self.validator
     }
 
+    /// Fetch the keys of every trusted issuer that has none cached yet (e.g. at start-up),
+    /// so the first tokens do not pay for discovery. Returns the per-issuer outcome (number
+    /// of usable keys, or the error); failures are cached like any other fetch failure.
+    pub async fn prefetch(&self) -> Vec<(String, Result<usize, FetchError>)> {
+        let mut out = Vec::with_capacity(self.slots.len());
+        for (issuer, slot) in &self.slots {
+            let result = self.keys(slot, issuer).await.map(|k| k.usable_len());
+            out.push((issuer.clone(), result));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
     /// Verify a token now.
     ///
     /// # Errors

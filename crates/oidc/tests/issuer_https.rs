@@ -36,6 +36,9 @@ async fn verifies_and_caches() {
         Some("public, max-age=3600"),
     );
     let v = verifier(&server.base, &pki, fast_policy());
+    let warmed = v.prefetch().await;
+    assert_eq!(warmed.len(), 1);
+    assert_eq!(warmed[0].1.as_ref().ok(), Some(&2));
     for _ in 0..20 {
         let ok = v.verify(&token(&rsa, &server.base)).await.unwrap();
         assert_eq!(ok.kid, rsa.kid());
