@@ -76,7 +76,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Read one TLV and require its tag.
-    pub(crate) fn expect(&mut self, tag: u8, what: &'static str) -> Result<&'a [u8], KeyError> {
+    pub(crate) fn read_tag(&mut self, tag: u8, what: &'static str) -> Result<&'a [u8], KeyError> {
         let (t, c) = self.any()?;
         if t == tag { Ok(c) } else { Err(KeyError::Der(what)) }
     }
@@ -99,15 +99,15 @@ pub(crate) struct Spki<'a> {
 
 pub(crate) fn parse_spki(der: &[u8]) -> Result<Spki<'_>, KeyError> {
     let mut outer = Reader::new(der);
-    let seq = outer.expect(TAG_SEQUENCE, "SubjectPublicKeyInfo is not a SEQUENCE")?;
+    let seq = outer.read_tag(TAG_SEQUENCE, "SubjectPublicKeyInfo is not a SEQUENCE")?;
     if !outer.is_empty() {
         return Err(KeyError::Der("trailing data after SubjectPublicKeyInfo"));
     }
     let mut r = Reader::new(seq);
-    let mut alg = Reader::new(r.expect(TAG_SEQUENCE, "AlgorithmIdentifier is not a SEQUENCE")?);
-    let algorithm = alg.expect(TAG_OID, "algorithm is not an OID")?;
+    let mut alg = Reader::new(r.read_tag(TAG_SEQUENCE, "AlgorithmIdentifier is not a SEQUENCE")?);
+    let algorithm = alg.read_tag(TAG_OID, "algorithm is not an OID")?;
     let parameters = if alg.is_empty() { None } else { Some(alg.any()?) };
-    let bits = r.expect(TAG_BIT_STRING, "subjectPublicKey is not a BIT STRING")?;
+    let bits = r.read_tag(TAG_BIT_STRING, "subjectPublicKey is not a BIT STRING")?;
     if !r.is_empty() {
         return Err(KeyError::Der("trailing data in SubjectPublicKeyInfo"));
     }
@@ -125,24 +125,24 @@ pub(crate) fn parse_spki(der: &[u8]) -> Result<Spki<'_>, KeyError> {
 pub(crate) type AlgorithmId<'a> = (&'a [u8], Option<(u8, &'a [u8])>);
 
 pub(crate) fn pkcs8_algorithm(der: &[u8]) -> Result<AlgorithmId<'_>, KeyError> {
-    let mut r = Reader::new(Reader::new(der).expect(TAG_SEQUENCE, "PKCS#8 is not a SEQUENCE")?);
-    r.expect(TAG_INTEGER, "PKCS#8 version missing")?;
-    let mut alg = Reader::new(r.expect(TAG_SEQUENCE, "PKCS#8 AlgorithmIdentifier missing")?);
-    let oid = alg.expect(TAG_OID, "PKCS#8 algorithm is not an OID")?;
+    let mut r = Reader::new(Reader::new(der).read_tag(TAG_SEQUENCE, "PKCS#8 is not a SEQUENCE")?);
+    r.read_tag(TAG_INTEGER, "PKCS#8 version missing")?;
+    let mut alg = Reader::new(r.read_tag(TAG_SEQUENCE, "PKCS#8 AlgorithmIdentifier missing")?);
+    let oid = alg.read_tag(TAG_OID, "PKCS#8 algorithm is not an OID")?;
     let params = if alg.is_empty() { None } else { Some(alg.any()?) };
-    r.expect(TAG_OCTET_STRING, "PKCS#8 privateKey missing")?;
+    r.read_tag(TAG_OCTET_STRING, "PKCS#8 privateKey missing")?;
     Ok((oid, params))
 }
 
 /// The curve OID of a SEC1 `ECPrivateKey` (RFC 5915), if it names one.
 pub(crate) fn sec1_curve(der: &[u8]) -> Result<Option<&[u8]>, KeyError> {
-    let mut r = Reader::new(Reader::new(der).expect(TAG_SEQUENCE, "ECPrivateKey is not a SEQUENCE")?);
-    r.expect(TAG_INTEGER, "ECPrivateKey version missing")?;
-    r.expect(TAG_OCTET_STRING, "ECPrivateKey privateKey missing")?;
+    let mut r = Reader::new(Reader::new(der).read_tag(TAG_SEQUENCE, "ECPrivateKey is not a SEQUENCE")?);
+    r.read_tag(TAG_INTEGER, "ECPrivateKey version missing")?;
+    r.read_tag(TAG_OCTET_STRING, "ECPrivateKey privateKey missing")?;
     while !r.is_empty() {
         let (tag, contents) = r.any()?;
         if tag == 0xa0 {
-            return Ok(Some(Reader::new(contents).expect(TAG_OID, "curve is not an OID")?));
+            return Ok(Some(Reader::new(contents).read_tag(TAG_OID, "curve is not an OID")?));
         }
     }
     Ok(None)
@@ -150,8 +150,8 @@ pub(crate) fn sec1_curve(der: &[u8]) -> Result<Option<&[u8]>, KeyError> {
 
 /// The DER SubjectPublicKeyInfo inside an X.509 certificate.
 pub(crate) fn certificate_spki(der: &[u8]) -> Result<&[u8], KeyError> {
-    let mut cert = Reader::new(Reader::new(der).expect(TAG_SEQUENCE, "certificate is not a SEQUENCE")?);
-    let mut tbs = Reader::new(cert.expect(TAG_SEQUENCE, "tbsCertificate is not a SEQUENCE")?);
+    let mut cert = Reader::new(Reader::new(der).read_tag(TAG_SEQUENCE, "certificate is not a SEQUENCE")?);
+    let mut tbs = Reader::new(cert.read_tag(TAG_SEQUENCE, "tbsCertificate is not a SEQUENCE")?);
     let mut first = tbs.any_raw()?;
     if first.first() == Some(&0xa0) {
         // explicit version tag; the serial number follows
@@ -160,10 +160,10 @@ pub(crate) fn certificate_spki(der: &[u8]) -> Result<&[u8], KeyError> {
     if first.first() != Some(&TAG_INTEGER) {
         return Err(KeyError::Der("certificate serial number missing"));
     }
-    tbs.expect(TAG_SEQUENCE, "certificate signature algorithm missing")?;
-    tbs.expect(TAG_SEQUENCE, "certificate issuer missing")?;
-    tbs.expect(TAG_SEQUENCE, "certificate validity missing")?;
-    tbs.expect(TAG_SEQUENCE, "certificate subject missing")?;
+    tbs.read_tag(TAG_SEQUENCE, "certificate signature algorithm missing")?;
+    tbs.read_tag(TAG_SEQUENCE, "certificate issuer missing")?;
+    tbs.read_tag(TAG_SEQUENCE, "certificate validity missing")?;
+    tbs.read_tag(TAG_SEQUENCE, "certificate subject missing")?;
     let spki = tbs.any_raw()?;
     if spki.first() != Some(&TAG_SEQUENCE) {
         return Err(KeyError::Der("certificate SubjectPublicKeyInfo missing"));
@@ -174,9 +174,9 @@ pub(crate) fn certificate_spki(der: &[u8]) -> Result<&[u8], KeyError> {
 /// `(n, e)` of a PKCS#1 RSAPublicKey, big-endian without leading zeros.
 pub(crate) fn rsa_public_key(der: &[u8]) -> Result<(&[u8], &[u8]), KeyError> {
     let mut outer = Reader::new(der);
-    let mut r = Reader::new(outer.expect(TAG_SEQUENCE, "RSAPublicKey is not a SEQUENCE")?);
-    let n = unsigned(r.expect(TAG_INTEGER, "RSA modulus missing")?)?;
-    let e = unsigned(r.expect(TAG_INTEGER, "RSA exponent missing")?)?;
+    let mut r = Reader::new(outer.read_tag(TAG_SEQUENCE, "RSAPublicKey is not a SEQUENCE")?);
+    let n = unsigned(r.read_tag(TAG_INTEGER, "RSA modulus missing")?)?;
+    let e = unsigned(r.read_tag(TAG_INTEGER, "RSA exponent missing")?)?;
     if !r.is_empty() || !outer.is_empty() {
         return Err(KeyError::Der("trailing data in RSAPublicKey"));
     }
