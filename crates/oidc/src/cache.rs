@@ -160,6 +160,12 @@ impl IssuerCache {
         Lookup::Fetch
     }
 
+    /// The last fetch failure, if no fetch has succeeded since.
+    #[must_use]
+    pub fn failing(&self) -> Option<&FetchError> {
+        self.last_failure.as_ref().map(|(_, e)| e)
+    }
+
     /// Whether an unknown `kid` may trigger a fetch at `now`.
     #[must_use]
     pub fn may_force_refresh(&self, policy: &CachePolicy, now: Instant) -> bool {

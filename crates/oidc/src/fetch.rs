@@ -473,7 +473,7 @@ impl<S: KeySource> Verifier<S> {
                 }
             }
         }
-        self.fetch_locked(slot, issuer).await
+        self.fetch_locked(slot, issuer, true).await
     }
 
     /// Refresh because of an unknown `kid`, at most once per refresh interval.
@@ -489,13 +489,20 @@ impl<S: KeySource> Verifier<S> {
             }
             if !state.may_force_refresh(&self.policy, Instant::now()) {
                 tracing::debug!(issuer, "unknown kid; refresh rate-limited");
-                return Ok(current);
+                // while the issuer is failing, an unknown kid may well exist there: report the
+                // outage rather than a bad token
+                return match state.failing() {
+                    Some(err) => Err(FetchError::BackingOff(Box::new(err.clone()))),
+                    None => Ok(current),
+                };
             }
         }
-        self.fetch_locked(slot, issuer).await
+        self.fetch_locked(slot, issuer, false).await
     }
 
-    async fn fetch_locked(&self, slot: &Slot, issuer: &str) -> Result<Arc<KeySet>, FetchError> {
+    /// Fetch with the slot's fetch lock held. On failure, `stale_ok` decides whether the
+    /// cached keys (within bounds) are returned or the error.
+    async fn fetch_locked(&self, slot: &Slot, issuer: &str, stale_ok: bool) -> Result<Arc<KeySet>, FetchError> {
         slot.state().record_attempt(Instant::now());
         let result = self.source.fetch(issuer).await;
         let mut state = slot.state();
@@ -503,7 +510,8 @@ impl<S: KeySource> Verifier<S> {
             Ok(f) => Ok(state.record_success(&self.policy, Instant::now(), f.keys, f.cache_control)),
             Err(e) => {
                 tracing::warn!(issuer, error = %e, "fetching issuer keys failed");
-                state.record_failure(&self.policy, Instant::now(), e)
+                let stale = state.record_failure(&self.policy, Instant::now(), e.clone());
+                if stale_ok { stale } else { Err(e) }
             }
         }
     }

@@ -598,3 +598,31 @@ async fn serve_run_publishes_key_files_over_plain_http() {
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn unknown_kid_during_an_outage_is_an_idp_communication_error() {
+    let (pki, server) = https().await;
+    let known = rsa();
+    let rotated = rsa();
+    server.publish(&[known.public_key().clone()], Some("max-age=3600"));
+    let v = verifier(&server.base, &pki, fast_policy());
+    v.verify(&token(&known, &server.base)).await.unwrap();
+    server.set_down(true);
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    // the forced refresh fails: the kid may exist at the issuer, so this is an outage
+    let e = v.verify(&token(&rotated, &server.base)).await.unwrap_err();
+    assert_eq!(e.sts_error_code(), StsErrorCode::IdpCommunicationError, "{e}");
+    // ... also while the refresh is rate-limited
+    let e = v.verify(&token(&rotated, &server.base)).await.unwrap_err();
+    assert_eq!(e.sts_error_code(), StsErrorCode::IdpCommunicationError, "{e}");
+    // fresh cached keys keep working
+    v.verify(&token(&known, &server.base)).await.unwrap();
+    // once the issuer is back, the rotated key is picked up
+    server.publish(
+        &[rotated.public_key().clone(), known.public_key().clone()],
+        Some("max-age=3600"),
+    );
+    server.set_down(false);
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    v.verify(&token(&rotated, &server.base)).await.unwrap();
+}
