@@ -778,6 +778,42 @@ pub fn keygen(alg: Algorithm) -> Result<String, KeyError> {
     SigningKey::generate(KeySpec::for_algorithm(alg))?.to_pkcs8_pem()
 }
 
+/// Write a private key PEM to `path` with owner-only permissions (0600 on Unix), refusing to
+/// replace an existing file unless `overwrite`: what `irsa oidc keygen --out FILE` needs.
+///
+/// # Errors
+/// The file exists (and `overwrite` is false), or any IO error.
+pub fn write_private_key_pem(path: impl AsRef<Path>, pem: &str, overwrite: bool) -> Result<(), KeyError> {
+    use std::io::Write as _;
+    let path = path.as_ref();
+    let io = |source| KeyError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true);
+    if overwrite {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(io)?;
+    #[cfg(unix)]
+    {
+        // `mode` only applies to newly created files
+        use std::os::unix::fs::PermissionsExt as _;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(io)?;
+    }
+    file.write_all(pem.as_bytes()).map_err(io)?;
+    file.sync_all().map_err(io)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -831,6 +867,26 @@ mod tests {
         assert!(key.public_key().verify(Algorithm::RS512, b"m", &sig));
         assert!(!key.public_key().verify(Algorithm::RS256, b"m", &sig));
         assert!(key.with_algorithm(Algorithm::ES256).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn private_key_file_is_owner_only_and_not_overwritten() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("sa-signer.key");
+        let pem = keygen(Algorithm::ES256)?;
+        write_private_key_pem(&path, &pem, false)?;
+        assert!(write_private_key_pem(&path, &pem, false).is_err());
+        write_private_key_pem(&path, &pem, true)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            assert_eq!(std::fs::metadata(&path)?.permissions().mode() & 0o777, 0o600);
+        }
+        assert_eq!(
+            SigningKey::from_pem_file(&path)?.kid(),
+            SigningKey::from_pem(pem.as_bytes())?.kid()
+        );
         Ok(())
     }
 

@@ -69,7 +69,7 @@ pub use fetch::{FetchOptions, HttpKeySource, KeySource, Verifier, VerifierConfig
 pub use jwk::{
     DiscoveryDocument, Jwk, JwkSet, KeySet, discovery_document, discovery_url, jwks_from_pem_files, keys_from_pem_files,
 };
-pub use keys::{Algorithm, Curve, KeySpec, SigningKey, VerifyingKey, key_id, keygen};
+pub use keys::{Algorithm, Curve, KeySpec, SigningKey, VerifyingKey, key_id, keygen, write_private_key_pem};
 pub use serve::{IssuerDocuments, router};
 pub use token::{Claims, KubernetesClaims, MintError, TokenParams, mint_token};
 pub use verify::{TrustedIssuer, ValidationOptions, Validator, VerifiedToken};
