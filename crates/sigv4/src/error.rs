@@ -69,7 +69,7 @@ pub enum Error {
 pub enum Mismatch {
     /// The recomputed signature differs from the one supplied. Carries the canonical request
     /// and string to sign the server computed (AWS's STS returns both in its message; neither
-    /// contains a secret).
+    /// contains a secret, and the session token is replaced by `<redacted>`).
     Signature {
         /// The canonical request, as text (non-UTF-8 bytes replaced).
         canonical_request: String,

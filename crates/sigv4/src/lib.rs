@@ -40,6 +40,34 @@
 //! the verifier accepts either form. Crypto is aws-lc-rs (SHA-256, HMAC-SHA256 and its
 //! constant-time comparison).
 
+//! # What the caller must do
+//!
+//! * Route unsigned operations (`AssumeRoleWithWebIdentity`, `AssumeRoleWithSAML`) before
+//!   calling [`Verifier::parse`], which answers `MissingAuthenticationToken` to anonymous
+//!   requests.
+//! * Look up [`Authorization::access_key_id`]; an unknown key, or a session token
+//!   ([`Authorization::session_token`]) that is missing, unknown or not issued with that key, is
+//!   [`Error::invalid_client_token_id`]; expired session credentials are
+//!   [`Error::expired_token`]. The signature binds the token only when it is signed (header
+//!   form) or presigned, so the binding to the key is the caller's check.
+//! * Serve only what was verified: the path is normalised before signing (`/a/../` is `/`),
+//!   so route on the normalised path, or accept only `/` as the Query protocol does.
+//!
+//! # Decisions where AWS does not document its behaviour
+//!
+//! * A session token header that is present but not signed is accepted (AWS's test suite has
+//!   such a request); a presigned URL must sign its `X-Amz-Security-Token`.
+//! * `x-amz-content-sha256`, when sent, must be the SHA-256 of the body (`UNSIGNED-PAYLOAD` is
+//!   accepted only on presigned requests); a presigned request without it may have been signed
+//!   with the body's hash or with `UNSIGNED-PAYLOAD`, and both are tried.
+//! * Query parameters are decoded as `application/x-www-form-urlencoded` (`+` is a space, as
+//!   the AWS SDK for Rust decodes them) and percent escapes that are not UTF-8 stay bytes.
+//! * Header values are trimmed and their space runs collapsed (AWS's rule); when a signed value
+//!   holds a tab or other ASCII whitespace, botocore's rule (all whitespace) is tried as well.
+//! * `SignedHeaders` must list lower-case names, each once; they are used in the order given.
+//! * The presigned expiry has no grace period; the clock skew (±15 minutes by default) applies
+//!   to a presigned request's date only against signing in the future.
+
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -352,8 +352,9 @@ pub enum SignatureLocation {
 }
 
 /// A signature that passed every check that does not need the secret. Look up the secret for
-/// [`Authorization::access_key_id`], then call [`Authorization::verify`].
-#[derive(Debug, Clone)]
+/// [`Authorization::access_key_id`], then call [`Authorization::verify`]. (`Debug` leaves out
+/// the session token and the request.)
+#[derive(Clone)]
 pub struct Authorization<'r> {
     req: &'r Request<'r>,
     access_key_id: String,
@@ -366,8 +367,9 @@ pub struct Authorization<'r> {
     presign_unsigned_payload: bool,
 }
 
-/// What a verified request proved: who signed it, for which scope, when.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a verified request proved: who signed it, for which scope, when. (`Debug` leaves out
+/// the session token.)
+#[derive(Clone, PartialEq, Eq)]
 pub struct Verified {
     /// The access key id.
     pub access_key_id: String,
@@ -379,6 +381,46 @@ pub struct Verified {
     pub signed_at: AmzDate,
     /// Where the signature was.
     pub location: SignatureLocation,
+}
+
+const REDACTED: &str = "<redacted>";
+
+impl std::fmt::Debug for Authorization<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authorization")
+            .field("access_key_id", &self.access_key_id)
+            .field("scope", &self.scope)
+            .field("signed_headers", &self.signed_headers)
+            .field("session_token", &self.session_token.as_ref().map(|_| REDACTED))
+            .field("signed_at", &self.signed_at)
+            .field("location", &self.location())
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Verified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verified")
+            .field("access_key_id", &self.access_key_id)
+            .field("session_token", &self.session_token.as_ref().map(|_| REDACTED))
+            .field("scope", &self.scope)
+            .field("signed_at", &self.signed_at)
+            .field("location", &self.location)
+            .finish()
+    }
+}
+
+/// Replaces the session token (raw and percent-encoded) in diagnostic text.
+fn redact(text: String, token: Option<&str>) -> String {
+    match token {
+        Some(t) if !t.is_empty() => {
+            let mut encoded = Vec::new();
+            canonical::uri_encode_into(&mut encoded, t.as_bytes(), false);
+            let encoded = String::from_utf8_lossy(&encoded).into_owned();
+            text.replace(&encoded, REDACTED).replace(t, REDACTED)
+        }
+        _ => text,
+    }
 }
 
 impl<'r> Authorization<'r> {
@@ -448,8 +490,9 @@ impl<'r> Authorization<'r> {
             }
         }
         let (canonical_request, string_to_sign) = first_failure.unwrap_or_default();
+        let canonical_request = String::from_utf8_lossy(&canonical_request).into_owned();
         Err(Error::SignatureDoesNotMatch(Mismatch::Signature {
-            canonical_request: String::from_utf8_lossy(&canonical_request).into_owned(),
+            canonical_request: redact(canonical_request, self.session_token.as_deref()),
             string_to_sign,
         }))
     }

@@ -549,3 +549,31 @@ fn far_past_and_far_future_clocks_do_not_overflow() {
     let late = UNIX_EPOCH + Duration::from_secs(1 << 40);
     assert_eq!(check(&s, &sts(), late).unwrap_err().aws_code(), "RequestExpired");
 }
+
+#[test]
+fn diagnostics_never_show_the_session_token() {
+    let s = signed("20260101T000000Z", "us-east-1", "sts", None, &[]);
+    let req = s.request();
+    let auth = sts().parse(&req, at("20260101T000000Z")).unwrap();
+    assert!(!format!("{auth:?}").contains("session-token"));
+    assert!(!format!("{:?}", auth.verify(SECRET).unwrap()).contains("session-token"));
+    let e = auth.verify("wrong").unwrap_err();
+    assert!(
+        e.detailed_message().contains("x-amz-security-token:<redacted>"),
+        "{}",
+        e.detailed_message()
+    );
+    assert!(!format!("{e:?}").contains("session-token"));
+    let p = signed("20260101T000000Z", "us-east-1", "sts", Some(60), &[]);
+    let req = p.request();
+    let e = sts()
+        .parse(&req, at("20260101T000000Z"))
+        .unwrap()
+        .verify("wrong")
+        .unwrap_err();
+    assert!(
+        e.detailed_message().contains("X-Amz-Security-Token=<redacted>"),
+        "{}",
+        e.detailed_message()
+    );
+}
