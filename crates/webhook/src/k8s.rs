@@ -102,9 +102,11 @@ pub fn apply_service_account_event(
 /// Watches every ServiceAccount of the cluster into `store`, forever (errors are retried with
 /// kube-runtime's default backoff and logged).
 pub async fn watch_service_accounts(client: Client, store: Arc<IdentityStore>, prefix: String) {
-    // `Api<PartialObjectMeta<_>>` makes metadata-only list/watch requests.
+    // `Api<PartialObjectMeta<_>>` makes metadata-only list/watch requests. The list is paginated
+    // (500 per page; not `any_semantic`, whose resourceVersion=0 list is served unpaginated from
+    // the watch cache): peak memory stays bounded with 100k+ accounts.
     let api: Api<PartialObjectMeta<ServiceAccount>> = Api::all(client);
-    let stream = watcher::watcher(api, watcher::Config::default().any_semantic()).default_backoff();
+    let stream = watcher::watcher(api, watcher::Config::default().page_size(500)).default_backoff();
     let mut stream = std::pin::pin!(stream);
     let mut buffer = ListBuffer::default();
     while let Some(event) = stream.next().await {
