@@ -220,6 +220,36 @@ impl Verifier {
     }
 }
 
+impl Verifier {
+    /// Both steps in one: [`Verifier::parse`], then `lookup` (the caller's credential store:
+    /// the secret for [`Authorization::access_key_id`], after checking
+    /// [`Authorization::session_token`]), then [`Authorization::verify`].
+    ///
+    /// ```
+    /// use std::time::SystemTime;
+    /// use irsa_sigv4::{Error, Request, Verifier};
+    ///
+    /// let req = Request::new("POST", "/").header("host", "sts.example.test");
+    /// let result = Verifier::new(["sts"]).authenticate(&req, SystemTime::now(), |auth| {
+    ///     match (auth.access_key_id(), auth.session_token()) {
+    ///         ("AKIDEXAMPLE", None) => Ok("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
+    ///         _ => Err(Error::invalid_client_token_id()),
+    ///     }
+    /// });
+    /// assert_eq!(result.unwrap_err(), Error::MissingAuthenticationToken);
+    /// ```
+    pub fn authenticate<S: AsRef<[u8]>>(
+        &self,
+        req: &Request<'_>,
+        now: SystemTime,
+        lookup: impl FnOnce(&Authorization<'_>) -> Result<S, Error>,
+    ) -> Result<Verified, Error> {
+        let auth = self.parse(req, now)?;
+        let secret = lookup(&auth)?;
+        auth.verify(secret)
+    }
+}
+
 fn parse_date(raw: &RawAuth) -> Result<AmzDate, Error> {
     AmzDate::parse_iso8601_basic(&raw.date)
         .or_else(|| {

@@ -577,3 +577,28 @@ fn diagnostics_never_show_the_session_token() {
         e.detailed_message()
     );
 }
+
+/// The worked example of AWS's SigV4 documentation (IAM `ListUsers` over GET, "Create a
+/// canonical request" / "Calculate the signature"): hashed canonical request
+/// f536975d…1a59 and signature 5d672d79…b5d7.
+#[test]
+fn aws_documentation_iam_list_users_example() {
+    let auth = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request, \
+                SignedHeaders=content-type;host;x-amz-date, \
+                Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7";
+    let req = Request::new("GET", "/?Action=ListUsers&Version=2010-05-08")
+        .header("Host", "iam.amazonaws.com")
+        .header("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+        .header("X-Amz-Date", "20150830T123600Z")
+        .header("Authorization", auth);
+    let iam = Verifier::new(["iam"]).regions(Regions::Only(vec!["us-east-1".into()]));
+    let parsed = iam.parse(&req, at("20150830T123600Z")).unwrap();
+    let (_, string_to_sign) = parsed.canonical_request_and_string_to_sign().unwrap();
+    assert_eq!(
+        string_to_sign,
+        "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/iam/aws4_request\n\
+         f536975d06c0309214f805bb90ccff089219ecd68b2577efef23edd43b7e1a59"
+    );
+    let ok = parsed.verify("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY").unwrap();
+    assert_eq!(ok.scope.to_string(), "20150830/us-east-1/iam/aws4_request");
+}
