@@ -82,7 +82,7 @@ fn signed_by_botocore() -> Vec<Case> {
 #[test]
 fn botocore_signed_requests_verify() {
     let cases = signed_by_botocore();
-    assert!(cases.len() >= 10, "expected the script's 10 cases, got {}", cases.len());
+    assert!(cases.len() >= 11, "expected the script's 11 cases, got {}", cases.len());
     let mut presigned = 0;
     for case in &cases {
         let mut req = Request::from_parts(&case.method, &case.path, &case.query).body(&case.body);
@@ -111,5 +111,5 @@ fn botocore_signed_requests_verify() {
             format!("Credential should be scoped to correct service: '{other}'.")
         );
     }
-    assert_eq!(presigned, 2);
+    assert_eq!(presigned, 3);
 }

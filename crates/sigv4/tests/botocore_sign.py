@@ -189,4 +189,31 @@ manual(
     presign=900,
 )
 
+
+
+def sdk_presigned(name, service, region, akid, secret, token, method, params, expires):
+    client = boto3.client(
+        service,
+        endpoint_url=ENDPOINT,
+        region_name=region,
+        aws_access_key_id=akid,
+        aws_secret_access_key=secret,
+        aws_session_token=token,
+    )
+    url = client.generate_presigned_url(method, Params=params, ExpiresIn=expires, HttpMethod="GET")
+    wire(name, AWSRequest(method="GET", url=url).prepare(), service, region, secret, token)
+
+
+sdk_presigned(
+    "boto3 generate_presigned_url get_caller_identity",
+    "sts",
+    "us-west-2",
+    SESSION_AKID,
+    SESSION_SECRET,
+    TOKEN,
+    "get_caller_identity",
+    {},
+    300,
+)
+
 json.dump(out, sys.stdout, indent=1)
