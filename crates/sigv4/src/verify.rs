@@ -21,7 +21,10 @@ pub enum Regions {
     /// Any syntactically plausible region (`[a-z0-9-]{1,64}`), as an emulator that answers for
     /// whatever region the client is configured with.
     Any,
-    /// Only these (e.g. `us-east-1` for IAM, which is global and signed in `us-east-1`).
+    /// Only these. (Real IAM is global and signed in `us-east-1`, but an SDK pointed at a custom
+    /// endpoint signs with its configured region: botocore 1.44 with `endpoint_url` and region
+    /// `eu-west-1` scopes IAM calls to `eu-west-1`. An emulator should keep [`Regions::Any`]
+    /// unless it wants to reject such clients.)
     Only(Vec<String>),
 }
 
@@ -32,11 +35,11 @@ pub enum Regions {
 /// use irsa_sigv4::{Regions, Verifier};
 ///
 /// let sts = Verifier::new(["sts"]);
-/// let iam = Verifier::new(["iam"]).regions(Regions::Only(vec!["us-east-1".into()]));
+/// let strict = Verifier::new(["sts"]).regions(Regions::Only(vec!["us-east-1".into(), "eu-west-1".into()]));
 /// let req = irsa_sigv4::Request::new("POST", "/").header("host", "sts.example.test");
 /// let err = sts.parse(&req, SystemTime::now()).unwrap_err();
 /// assert_eq!(err.aws_code(), "MissingAuthenticationToken");
-/// # let _ = iam;
+/// # let _ = strict;
 /// ```
 #[derive(Debug, Clone)]
 pub struct Verifier {

@@ -114,10 +114,11 @@ sdk_call(
         Tags=[{"Key": "team", "Value": "a b+c/d"}],
     ),
 )
+# IAM is global, but with a custom endpoint botocore signs with the configured region.
 sdk_call(
-    "iam list-roles",
+    "iam list-roles (client region eu-west-1)",
     "iam",
-    "us-east-1",
+    "eu-west-1",
     AKID,
     SECRET,
     None,
