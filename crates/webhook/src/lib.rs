@@ -54,5 +54,5 @@ pub mod watch;
 
 pub use config::{MutationArgs, MutationConfig, ServerConfig, WebhookArgs};
 pub use mutate::{Identity, IdentitySources, Mode, build_patch, resolve_identity};
-pub use offline::{OfflineInput, OfflineOutcome, OutputKind, mutate_offline};
+pub use offline::{MutateArgs, OfflineInput, OfflineOutcome, OutputKind, mutate_offline, run_mutate};
 pub use run::{VERSION, run, shutdown_signal};

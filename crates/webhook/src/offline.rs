@@ -7,6 +7,8 @@ use serde_json::Value;
 
 use crate::MutationConfig;
 use crate::annotations::ServiceAccountInfo;
+use crate::config::{ComposeRoleArn, MutationArgs};
+use crate::mutate::DefaultRandom;
 use crate::mutate::{Identity, IdentitySources, MutateError, RandomSource, apply_patch, build_patch, resolve_identity};
 use crate::sources::{ConfigMapMapping, ContainerCredentials, SourceError};
 
@@ -38,13 +40,24 @@ pub enum OfflineError {
     /// The computed patch does not apply (a bug; reported rather than hidden).
     #[error("internal error: patch does not apply: {0}")]
     Apply(String),
+    /// An invalid option value.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     /// Output serialisation failed.
     #[error("cannot serialise output: {0}")]
     Serialize(String),
+    /// An input file cannot be read.
+    #[error("cannot read {path}: {message}")]
+    Read {
+        /// File.
+        path: String,
+        /// Cause.
+        message: String,
+    },
 }
 
 /// What to print.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum OutputKind {
     /// The RFC 6902 JSON Patch array (`[]` when nothing changes).
     #[default]
@@ -278,4 +291,96 @@ pub fn mutate_offline(
         pod: mutated,
         warnings: outcome.warnings,
     })
+}
+
+/// Output syntax of `irsa webhook mutate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Pretty JSON.
+    #[default]
+    Json,
+    /// YAML.
+    Yaml,
+}
+
+/// Arguments of `irsa webhook mutate` (flatten into the binary's subcommand).
+#[derive(Debug, Clone, clap::Args)]
+pub struct MutateArgs {
+    /// ServiceAccount manifest (YAML or JSON; several documents or a List allowed); repeatable
+    #[arg(long = "service-account", value_name = "FILE")]
+    pub service_accounts: Vec<std::path::PathBuf>,
+    /// The pod-identity-webhook ConfigMap manifest (--watch-config-map data)
+    #[arg(long, value_name = "FILE")]
+    pub config_map: Option<std::path::PathBuf>,
+    /// EKS Pod Identity associations file, as for the server
+    #[arg(long, value_name = "FILE")]
+    pub watch_container_credentials_config: Option<std::path::PathBuf>,
+    /// With --compose-role-arn-region: expand role names as --compose-role-arn does
+    #[arg(long, value_name = "ACCOUNT_ID", requires = "compose_role_arn_region")]
+    pub compose_role_arn_account_id: Option<String>,
+    /// Region giving the partition for --compose-role-arn-account-id
+    #[arg(long, value_name = "REGION", requires = "compose_role_arn_account_id")]
+    pub compose_role_arn_region: Option<String>,
+    /// What to print: the JSONPatch or the mutated pod
+    #[arg(long, value_enum, default_value_t = OutputKind::Patch)]
+    pub output: OutputKind,
+    /// Output syntax
+    #[arg(long, value_enum, default_value_t = OutputFormat::Json)]
+    pub format: OutputFormat,
+    /// Mutation flags, as for the server.
+    #[command(flatten)]
+    pub mutation: MutationArgs,
+    /// The pod (YAML or JSON; an AdmissionReview is accepted too); `-` reads standard input
+    #[arg(value_name = "POD_FILE")]
+    pub pod: std::path::PathBuf,
+}
+
+fn read_input(path: &std::path::Path) -> Result<String, OfflineError> {
+    let result = if path.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map(|_| s)
+    } else {
+        std::fs::read_to_string(path)
+    };
+    result.map_err(|e| OfflineError::Read {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// Runs `irsa webhook mutate`: reads the files, applies the server's logic and returns the text
+/// to print on standard output (warnings are returned separately, for standard error).
+pub fn run_mutate(args: &MutateArgs) -> Result<(String, Vec<String>), OfflineError> {
+    let mut config = args.mutation.to_config();
+    if let (Some(account), Some(region)) = (&args.compose_role_arn_account_id, &args.compose_role_arn_region) {
+        config.compose_role_arn =
+            Some(ComposeRoleArn::from_region(account, region).map_err(|e| OfflineError::Serialize(e.to_string()))?);
+    }
+    let service_accounts = args
+        .service_accounts
+        .iter()
+        .map(|p| read_input(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let config_map = args.config_map.as_deref().map(read_input).transpose()?;
+    let creds = args
+        .watch_container_credentials_config
+        .as_deref()
+        .map(read_input)
+        .transpose()?;
+    let pod = read_input(&args.pod)?;
+    let outcome = mutate_offline(
+        &OfflineInput {
+            service_accounts: &service_accounts,
+            config_map: config_map.as_deref(),
+            container_credentials: creds.as_deref(),
+            pod: &pod,
+        },
+        &config,
+        &DefaultRandom::default(),
+    )?;
+    let text = match args.format {
+        OutputFormat::Json => outcome.render(args.output)?,
+        OutputFormat::Yaml => outcome.render_yaml(args.output)?,
+    };
+    Ok((text, outcome.warnings))
 }

@@ -170,3 +170,58 @@ fn offline_errors_are_reported_not_panicked() {
         "no identity: untouched"
     );
 }
+
+#[test]
+fn mutate_cli_reads_files_like_the_binary() {
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: irsa_webhook::MutateArgs,
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sa = dir.path().join("sa.yaml");
+    std::fs::write(
+        &sa,
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: app\n  annotations:\n    \
+         eks.amazonaws.com/role-arn: reader\n",
+    )
+    .unwrap();
+    let pod = dir.path().join("pod.json");
+    std::fs::write(
+        &pod,
+        r#"{"kind":"Pod","metadata":{"name":"p"},"spec":{"serviceAccountName":"app","containers":[{"name":"c"}]}}"#,
+    )
+    .unwrap();
+    let argv = [
+        "mutate".to_owned(),
+        format!("--service-account={}", sa.display()),
+        "--aws-default-region=eu-west-1".to_owned(),
+        "--compose-role-arn-account-id=111122223333".to_owned(),
+        "--compose-role-arn-region=eu-west-1".to_owned(),
+        "--output=pod".to_owned(),
+        pod.display().to_string(),
+    ];
+    let cli = Cli::try_parse_from(argv).unwrap();
+    let (text, warnings) = irsa_webhook::run_mutate(&cli.args).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        v["spec"]["containers"][0]["env"][2]["value"],
+        "arn:aws:iam::111122223333:role/reader"
+    );
+    // Patch output by default, YAML on request.
+    let cli = Cli::try_parse_from([
+        "mutate",
+        "--format",
+        "yaml",
+        "--service-account",
+        sa.to_str().unwrap(),
+        pod.to_str().unwrap(),
+    ])
+    .unwrap();
+    let (text, _) = irsa_webhook::run_mutate(&cli.args).unwrap();
+    assert!(text.contains("op: add"), "{text}");
+    // Missing file: an error, not a panic.
+    let cli = Cli::try_parse_from(["mutate", "/nonexistent/pod.yaml"]).unwrap();
+    assert!(irsa_webhook::run_mutate(&cli.args).is_err());
+}
