@@ -26,7 +26,7 @@ use crate::{Compare, Entry, Error, Op, Page, Store, Txn, TxnOutcome, Watch, Watc
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct EtcdConfig {
-    /// Client URLs (`http://host:2379`). TLS is not supported yet (see the crate docs).
+    /// Client URLs (`http://host:2379`, or `https://` with [`EtcdConfig::tls`]).
     pub endpoints: Vec<String>,
     /// Prefix of every key in etcd (default `irsa/`); store keys are relative to it.
     pub namespace: String,
@@ -34,6 +34,67 @@ pub struct EtcdConfig {
     pub connect_timeout: Duration,
     /// How long to wait for the answer to a request (default 10 s).
     pub request_timeout: Duration,
+    /// TLS for `https://` endpoints (none by default).
+    pub tls: Option<EtcdTls>,
+}
+
+/// TLS to etcd: the CA that signed etcd's server certificate, and optionally a client certificate
+/// (etcd's `--client-cert-auth`). rustls with aws-lc-rs; PEM inputs.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct EtcdTls {
+    /// PEM of the CA certificate(s) that etcd's server certificate chains to.
+    pub ca_pem: Vec<u8>,
+    /// PEM of the client certificate chain and its private key.
+    pub client_identity: Option<(Vec<u8>, Vec<u8>)>,
+    /// The name to verify the server certificate against, when not the endpoint's host.
+    pub server_name: Option<String>,
+}
+
+impl std::fmt::Debug for EtcdTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the private key.
+        f.debug_struct("EtcdTls")
+            .field("client_identity", &self.client_identity.is_some())
+            .field("server_name", &self.server_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EtcdTls {
+    /// Verify etcd's certificate against these CA certificates (PEM).
+    pub fn new(ca_pem: impl Into<Vec<u8>>) -> Self {
+        Self {
+            ca_pem: ca_pem.into(),
+            client_identity: None,
+            server_name: None,
+        }
+    }
+
+    /// Present this client certificate chain and key (PEM).
+    #[must_use]
+    pub fn with_client_identity(mut self, cert_pem: impl Into<Vec<u8>>, key_pem: impl Into<Vec<u8>>) -> Self {
+        self.client_identity = Some((cert_pem.into(), key_pem.into()));
+        self
+    }
+
+    /// Verify the server certificate for this name instead of the endpoint's host.
+    #[must_use]
+    pub fn with_server_name(mut self, name: impl Into<String>) -> Self {
+        self.server_name = Some(name.into());
+        self
+    }
+
+    fn options(&self) -> etcd_client::TlsOptions {
+        let mut tls = etcd_client::TlsOptions::new().ca_certificate(etcd_client::Certificate::from_pem(&self.ca_pem));
+        if let Some((cert, key)) = &self.client_identity {
+            tls = tls.identity(etcd_client::Identity::from_pem(cert, key));
+        }
+        if let Some(name) = &self.server_name {
+            tls = tls.domain_name(name.clone());
+        }
+        tls
+    }
 }
 
 impl EtcdConfig {
@@ -44,7 +105,15 @@ impl EtcdConfig {
             namespace: "irsa/".to_owned(),
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(10),
+            tls: None,
         }
+    }
+
+    /// Sets TLS (for `https://` endpoints).
+    #[must_use]
+    pub fn with_tls(mut self, tls: EtcdTls) -> Self {
+        self.tls = Some(tls);
+        self
     }
 
     /// Sets the namespace prefix.
@@ -100,9 +169,12 @@ impl EtcdStore {
             return Err(Error::Unavailable("no etcd endpoints configured".into()));
         }
         let endpoints = config.endpoints.join(",");
-        let options = ConnectOptions::new()
+        let mut options = ConnectOptions::new()
             .with_connect_timeout(config.connect_timeout)
             .with_keep_alive(Duration::from_secs(10), Duration::from_secs(5));
+        if let Some(tls) = &config.tls {
+            options = options.with_tls(tls.options());
+        }
         let connect = Client::connect(&config.endpoints, Some(options));
         let client = match tokio::time::timeout(config.connect_timeout, connect).await {
             Ok(Ok(client)) => client,

@@ -9,17 +9,61 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use irsa_store::{Error, EtcdConfig, EtcdStore, Store, Txn};
+use irsa_store::{Error, EtcdConfig, EtcdStore, EtcdTls, Store, Txn};
 
 /// A running etcd, killed on drop.
 struct EtcdServer {
     child: Child,
     url: String,
     _dir: tempfile::TempDir,
+    /// What a client needs to connect, when etcd runs with TLS.
+    tls: Option<EtcdTls>,
+}
+
+fn client_tls(pki: &TestPki) -> EtcdTls {
+    EtcdTls::new(pki.ca.clone()).with_client_identity(pki.client.0.clone(), pki.client.1.clone())
+}
+
+/// A CA, etcd's server certificate (127.0.0.1 and localhost) and a client certificate, in PEM.
+struct TestPki {
+    ca: String,
+    server: (String, String),
+    client: (String, String),
+}
+
+impl TestPki {
+    fn new() -> Self {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "irsa-store test CA");
+        let ca = ca_params.self_signed(&ca_key).unwrap().pem();
+        let issuer = rcgen::Issuer::new(ca_params, ca_key);
+        let leaf = |names: Vec<String>, usage: rcgen::ExtendedKeyUsagePurpose| {
+            let key = rcgen::KeyPair::generate().unwrap();
+            let mut params = rcgen::CertificateParams::new(names).unwrap();
+            params.extended_key_usages = vec![usage];
+            let cert = params.signed_by(&key, &issuer).unwrap();
+            (cert.pem(), key.serialize_pem())
+        };
+        let server = leaf(
+            vec!["127.0.0.1".into(), "localhost".into()],
+            rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+        );
+        let client = leaf(vec!["irsa".into()], rcgen::ExtendedKeyUsagePurpose::ClientAuth);
+        Self { ca, server, client }
+    }
 }
 
 impl EtcdServer {
     async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// Starts etcd; with `pki`, on https with client certificate authentication.
+    async fn start_with(pki: Option<&TestPki>) -> Self {
         let binary = std::env::var("IRSA_TEST_ETCD").unwrap_or_else(|_| "etcd".to_owned());
         if Command::new(&binary).arg("--version").output().is_err() {
             panic!(
@@ -32,11 +76,25 @@ impl EtcdServer {
         for _ in 0..5 {
             let dir = tempfile::tempdir().unwrap();
             let (client, peer) = (free_port(), free_port());
-            let url = format!("http://127.0.0.1:{client}");
+            let scheme = if pki.is_some() { "https" } else { "http" };
+            let url = format!("{scheme}://127.0.0.1:{client}");
             let peer_url = format!("http://127.0.0.1:{peer}");
             let log_path = dir.path().join("etcd.log");
             let log = std::fs::File::create(&log_path).unwrap();
-            let child = Command::new(&binary)
+            let mut command = Command::new(&binary);
+            if let Some(pki) = pki {
+                let file = |name: &str, pem: &str| {
+                    let path = dir.path().join(name);
+                    std::fs::write(&path, pem).unwrap();
+                    format!("{}", path.display())
+                };
+                command
+                    .arg(format!("--trusted-ca-file={}", file("ca.pem", &pki.ca)))
+                    .arg(format!("--cert-file={}", file("server.pem", &pki.server.0)))
+                    .arg(format!("--key-file={}", file("server-key.pem", &pki.server.1)))
+                    .arg("--client-cert-auth");
+            }
+            let child = command
                 .arg("--name=irsa-test")
                 .arg(format!("--data-dir={}", dir.path().join("data").display()))
                 .arg(format!("--listen-client-urls={url}"))
@@ -49,7 +107,12 @@ impl EtcdServer {
                 .stderr(log)
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
-            let mut server = EtcdServer { child, url, _dir: dir };
+            let mut server = EtcdServer {
+                child,
+                url,
+                _dir: dir,
+                tls: pki.map(client_tls),
+            };
             if server.wait_healthy().await {
                 return server;
             }
@@ -74,7 +137,8 @@ impl EtcdServer {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return false;
             }
-            let config = EtcdConfig::new([self.url.clone()])
+            let config = self
+                .config("irsa/")
                 .with_connect_timeout(Duration::from_millis(500))
                 .with_request_timeout(Duration::from_millis(500));
             if EtcdStore::connect(config).await.is_ok() {
@@ -85,10 +149,16 @@ impl EtcdServer {
         false
     }
 
+    fn config(&self, namespace: &str) -> EtcdConfig {
+        let config = EtcdConfig::new([self.url.clone()]).with_namespace(namespace);
+        match &self.tls {
+            Some(tls) => config.with_tls(tls.clone()),
+            None => config,
+        }
+    }
+
     async fn store(&self, namespace: &str) -> EtcdStore {
-        EtcdStore::connect(EtcdConfig::new([self.url.clone()]).with_namespace(namespace))
-            .await
-            .unwrap()
+        EtcdStore::connect(self.config(namespace)).await.unwrap()
     }
 }
 
@@ -186,4 +256,45 @@ async fn etcd_limits_are_backend_errors() {
     let err = store.txn(txn).await.unwrap_err();
     assert!(matches!(err, Error::Backend(_)), "{err:?}");
     assert!(store.list("k/", None, 10).await.unwrap().entries.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_client_certificates() {
+    let pki = TestPki::new();
+    let server = EtcdServer::start_with(Some(&pki)).await;
+    assert!(server.url.starts_with("https://"));
+    let store = server.store("irsa/").await;
+    let mut watch = store.watch("").await.unwrap();
+    let rev = store
+        .txn(Txn::new().put("roles/r", "over TLS"))
+        .await
+        .unwrap()
+        .revision();
+    assert_eq!(store.get("roles/r").await.unwrap().unwrap().revision, rev);
+    let event = tokio::time::timeout(Duration::from_secs(10), watch.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(event.revision(), rev);
+
+    let short = |config: EtcdConfig| {
+        config
+            .with_connect_timeout(Duration::from_secs(2))
+            .with_request_timeout(Duration::from_secs(2))
+    };
+    // Without a client certificate etcd refuses the handshake.
+    let no_identity = short(EtcdConfig::new([server.url.clone()]).with_tls(EtcdTls::new(pki.ca.clone())));
+    let err = EtcdStore::connect(no_identity).await.unwrap_err();
+    assert!(err.is_transient(), "{err:?}");
+    // A server certificate from another CA is not trusted.
+    let other = TestPki::new();
+    let wrong_ca = short(EtcdConfig::new([server.url.clone()]).with_tls(client_tls(&other)));
+    assert!(EtcdStore::connect(wrong_ca).await.is_err());
+    // Plain http to a TLS port fails too.
+    let plain = short(EtcdConfig::new([server.url.replace("https://", "http://")]));
+    assert!(EtcdStore::connect(plain).await.is_err());
+    // The private key never shows in debug output.
+    let debug = format!("{:?}", client_tls(&pki));
+    assert!(!debug.contains("PRIVATE KEY"), "{debug}");
 }
