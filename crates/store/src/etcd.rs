@@ -283,8 +283,6 @@ impl Store for EtcdStore {
             }
             page.entries.push((self.store_key(kv.key())?, self.entry(kv)?));
         }
-        // etcd's `more` covers keys past our limit + 1 too.
-        page.more |= resp.more() && page.entries.len() == limit;
         Ok(page)
     }
 

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use irsa_store::{Compare, Entry, Error, RedbStore, Store, Txn, TxnOutcome};
+use irsa_store::{AnyStore, Compare, Entry, Error, RedbStore, Store, Txn, TxnOutcome};
 
 async fn on_disk() -> (RedbStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
@@ -28,6 +28,70 @@ mod on_disk {
 mod in_memory {
     use super::in_memory;
     crate::conformance::conformance_tests!(in_memory);
+}
+
+async fn any_store() -> (AnyStore, ()) {
+    (AnyStore::from(RedbStore::in_memory().unwrap()), ())
+}
+
+/// The runtime-chosen enum delegates every call.
+mod any_store {
+    use super::any_store;
+    crate::conformance::conformance_tests!(any_store);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watcher_that_falls_behind_is_told_to_reload_and_continues() {
+    let store = RedbStore::in_memory().unwrap();
+    let mut watch = store.watch("").await.unwrap();
+    // More transactions than the backlog and the channel hold, with nobody reading.
+    for i in 0..6000 {
+        assert!(
+            store
+                .txn(Txn::new().put(format!("k/{i}"), "v"))
+                .await
+                .unwrap()
+                .is_committed()
+        );
+    }
+    let mut seen = 0;
+    let missed = loop {
+        match tokio::time::timeout(Duration::from_secs(5), watch.next())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            Ok(_) => seen += 1,
+            Err(Error::WatchLagged { missed }) => break missed,
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert!(missed > 0 && seen < 6000, "seen {seen}, missed {missed}");
+    let rev = store.txn(Txn::new().put("after", "v")).await.unwrap().revision();
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(5), watch.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        if event.key() == "after" {
+            assert_eq!(event.revision(), rev);
+            break;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_dropped_store_ends_its_watches() {
+    let store = RedbStore::in_memory().unwrap();
+    let mut watch = store.watch("").await.unwrap();
+    drop(store);
+    assert!(
+        tokio::time::timeout(Duration::from_secs(5), watch.next())
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test]
