@@ -205,3 +205,47 @@ proptest! {
         prop_assert!(again.patch.0.is_empty(), "not idempotent: {:?}", again.patch);
     }
 }
+
+fn review_body() -> impl Strategy<Value = Vec<u8>> {
+    let shaped = (unknown_value(), unknown_value(), unknown_value(), any::<bool>()).prop_map(
+        |(spec_extra, containers, env, beta)| {
+            let object = json!({
+                "kind": "Pod",
+                "metadata": {"annotations": {"eks.amazonaws.com/skip-containers": "a,\"b"}},
+                "spec": {"serviceAccountName": "sa", "containers": [{"name": "a", "env": env}, containers],
+                         "volumes": spec_extra}
+            });
+            json!({"apiVersion": if beta { "admission.k8s.io/v1beta1" } else { "admission.k8s.io/v1" },
+                   "request": {"uid": "u", "namespace": "ns", "object": object}})
+            .to_string()
+            .into_bytes()
+        },
+    );
+    prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..200),
+        unknown_value().prop_map(|v| json!({"request": v}).to_string().into_bytes()),
+        shaped,
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// Whatever the body, the answer is a well-formed AdmissionReview and nothing panics.
+    #[test]
+    fn any_body_gets_a_well_formed_answer(body in review_body()) {
+        let store = irsa_webhook::store::IdentityStore::new();
+        store.upsert("ns", "sa", irsa_webhook::annotations::ServiceAccountInfo::from_annotations(
+            "eks.amazonaws.com", [("eks.amazonaws.com/role-arn", "arn:aws:iam::111122223333:role/r")]));
+        let cfg = MutationConfig::default();
+        let ctx = irsa_webhook::admission::ReviewContext {
+            store: &store, config: &cfg, random: &FixedRandom(0), grace: std::time::Duration::ZERO,
+        };
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let answer = rt.block_on(irsa_webhook::admission::review(&body, &ctx));
+        let v: Value = serde_json::from_slice(&answer.body).unwrap();
+        prop_assert_eq!(&v["kind"], "AdmissionReview");
+        prop_assert!(v["response"]["allowed"].is_boolean());
+        prop_assert!(v["response"]["uid"].is_string());
+    }
+}
