@@ -434,17 +434,44 @@ fn header_revision(header: Option<&etcd_client::ResponseHeader>) -> Result<u64, 
 fn map_err(endpoints: &str, err: etcd_client::Error) -> Error {
     use etcd_client::Error as E;
     match err {
-        E::TransportError(e) => Error::Unavailable(format!("etcd at {endpoints}: {e}")),
-        E::IoError(e) => Error::Unavailable(format!("etcd at {endpoints}: {e}")),
+        E::TransportError(e) => Error::Unavailable(format!("etcd at {endpoints}: {}", chain(&e))),
+        E::IoError(e) => Error::Unavailable(format!("etcd at {endpoints}: {}", chain(&e))),
         E::GRpcStatus(status) => match status.code() {
             tonic::Code::Unavailable
             | tonic::Code::DeadlineExceeded
             | tonic::Code::Cancelled
-            | tonic::Code::Aborted => Error::Unavailable(format!("etcd at {endpoints}: {}", status.message())),
+            | tonic::Code::Aborted => Error::Unavailable(format!("etcd at {endpoints}: {}", status_text(&status))),
+            // A status with a source was made by the client from a connection failure (reset,
+            // TLS alert), not sent by etcd.
+            tonic::Code::Unknown if std::error::Error::source(&status).is_some() => {
+                Error::Unavailable(format!("etcd at {endpoints}: {}", status_text(&status)))
+            }
             code => Error::Backend(format!("etcd at {endpoints}: {code:?}: {}", status.message())),
         },
         other => Error::Backend(format!("etcd at {endpoints}: {other}")),
     }
+}
+
+/// A status's message and the chain of its source (the client-side cause), if any.
+fn status_text(status: &tonic::Status) -> String {
+    with_sources(status.message().to_owned(), std::error::Error::source(status))
+}
+
+/// An error and its sources, `: `-separated ("transport error: …: received fatal alert: …").
+fn chain(err: &dyn std::error::Error) -> String {
+    with_sources(err.to_string(), err.source())
+}
+
+fn with_sources(mut out: String, mut source: Option<&dyn std::error::Error>) -> String {
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = e.source();
+    }
+    out
 }
 
 #[cfg(test)]
