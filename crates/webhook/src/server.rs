@@ -29,6 +29,9 @@ use crate::store::IdentityStore;
 /// etcd; a review carries at most the object and the old object.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
 
+/// Maximum time to receive a request and answer it.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Upstream's 415 body.
 pub const BAD_CONTENT_TYPE: &str = "Invalid Content-Type, expected `application/json`\n";
 
@@ -90,6 +93,11 @@ pub fn router(state: AppState) -> Router {
             .route("/debug/alpha/500", any(debug_500));
     }
     r.layer(DefaultBodyLimit::max(state.max_body_bytes))
+        // Slow clients (e.g. a body trickling in) cannot hold a handler forever.
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -124,7 +132,11 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     if path == "/mutate" {
         state.metrics.observe_request(&verb, &path, status, start.elapsed());
     }
-    tracing::debug!(%path, method = %verb, status, %user_agent, elapsed_us = start.elapsed().as_micros(), "served");
+    if status >= 400 {
+        tracing::warn!(%path, method = %verb, status, %user_agent, "request failed");
+    } else {
+        tracing::debug!(%path, method = %verb, status, %user_agent, elapsed_us = start.elapsed().as_micros(), "served");
+    }
     response
 }
 
@@ -252,7 +264,11 @@ where
 {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    let mut builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HANDSHAKE_TIMEOUT);
     tokio::pin!(shutdown);
     loop {
         let (tcp, peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {

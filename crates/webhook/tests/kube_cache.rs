@@ -26,7 +26,7 @@ fn sa_meta(ns: &str, name: &str, rv: &str, annotations: serde_json::Value) -> se
 }
 
 async fn wait_for(mut f: impl FnMut() -> bool) {
-    for _ in 0..200 {
+    for _ in 0..1000 {
         if f() {
             return;
         }
@@ -36,7 +36,7 @@ async fn wait_for(mut f: impl FnMut() -> bool) {
 }
 
 async fn next(handle: &mut Handle) -> (Request<Body>, tower_test::mock::SendResponse<Response<Body>>) {
-    tokio::time::timeout(Duration::from_secs(5), handle.next_request())
+    tokio::time::timeout(Duration::from_secs(20), handle.next_request())
         .await
         .expect("no request")
         .expect("service dropped")
