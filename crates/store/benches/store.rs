@@ -14,8 +14,12 @@ struct Fixture {
     _dir: Option<tempfile::TempDir>,
 }
 
-/// A store with 10,000 roles of ~1 KiB (IAM-sized JSON) under `roles/`.
-fn fixture(on_disk: bool) -> Fixture {
+const MEMORY: &str = "memory";
+const DISK: &str = "disk";
+
+/// A store with 10,000 roles of ~1 KiB (IAM-sized JSON) under `roles/`, in memory or on disk.
+fn fixture(backend: &str) -> Fixture {
+    let on_disk = backend == DISK;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -40,9 +44,9 @@ fn fixture(on_disk: bool) -> Fixture {
     Fixture { rt, store, _dir: dir }
 }
 
-#[divan::bench(args = [false, true])]
-fn get(bencher: divan::Bencher<'_, '_>, on_disk: bool) {
-    let f = fixture(on_disk);
+#[divan::bench(args = [MEMORY, DISK])]
+fn get(bencher: divan::Bencher<'_, '_>, backend: &str) {
+    let f = fixture(backend);
     let mut n = 0u32;
     bencher.bench_local(|| {
         n = (n + 7919) % 10_000;
@@ -52,9 +56,9 @@ fn get(bencher: divan::Bencher<'_, '_>, on_disk: bool) {
     });
 }
 
-#[divan::bench(args = [false, true])]
-fn list_100(bencher: divan::Bencher<'_, '_>, on_disk: bool) {
-    let f = fixture(on_disk);
+#[divan::bench(args = [MEMORY, DISK])]
+fn list_100(bencher: divan::Bencher<'_, '_>, backend: &str) {
+    let f = fixture(backend);
     bencher.bench_local(|| {
         f.rt.block_on(f.store.list("roles/", Some("roles/role-05000"), 100))
             .unwrap()
@@ -62,9 +66,9 @@ fn list_100(bencher: divan::Bencher<'_, '_>, on_disk: bool) {
 }
 
 /// A create with an index entry, guarded by `Compare::absent`: one durable commit (fsync) on disk.
-#[divan::bench(args = [false, true], sample_count = 50, sample_size = 4)]
-fn txn_create_role(bencher: divan::Bencher<'_, '_>, on_disk: bool) {
-    let f = fixture(on_disk);
+#[divan::bench(args = [MEMORY, DISK], sample_count = 50, sample_size = 4)]
+fn txn_create_role(bencher: divan::Bencher<'_, '_>, backend: &str) {
+    let f = fixture(backend);
     let mut n = 0u64;
     bencher.bench_local(|| {
         n += 1;
@@ -78,13 +82,22 @@ fn txn_create_role(bencher: divan::Bencher<'_, '_>, on_disk: bool) {
 }
 
 /// A transaction whose compare fails: no commit, no fsync.
-#[divan::bench(args = [false, true])]
-fn txn_conflict(bencher: divan::Bencher<'_, '_>, on_disk: bool) {
-    let f = fixture(on_disk);
+#[divan::bench(args = [MEMORY, DISK])]
+fn txn_conflict(bencher: divan::Bencher<'_, '_>, backend: &str) {
+    let f = fixture(backend);
     bencher.bench_local(|| {
         let txn = Txn::new()
             .when(Compare::absent("roles/role-00001"))
             .put("roles/role-00001", "x");
         assert!(!f.rt.block_on(f.store.txn(txn)).unwrap().is_committed());
     });
+}
+
+/// Opening a 10,000-role store (~12 MB): includes redb's whole-file integrity check.
+#[divan::bench(sample_count = 20)]
+fn open_10k_roles(bencher: divan::Bencher<'_, '_>) {
+    let Fixture { rt, store, _dir } = fixture(DISK);
+    let dir = _dir.unwrap();
+    drop(store);
+    bencher.bench_local(|| drop(rt.block_on(RedbStore::open(dir.path())).unwrap()));
 }
