@@ -79,6 +79,10 @@ pub struct ReviewAnswer {
     pub body: Vec<u8>,
     /// What was decided.
     pub decision: Decision,
+    /// `namespace/serviceAccount` of the pod, when it got that far (for logs).
+    pub subject: Option<String>,
+    /// `metadata.name` (or `generateName`) of the pod, when present (for logs).
+    pub pod_name: Option<String>,
 }
 
 /// Decodes a review body.
@@ -133,6 +137,8 @@ pub fn error_answer(error: &ReviewError) -> ReviewAnswer {
             json!({"uid": "", "allowed": false, "status": {"message": message, "code": 400}}),
         ),
         decision: Decision::Rejected(message),
+        subject: None,
+        pod_name: None,
     }
 }
 
@@ -192,17 +198,25 @@ pub async fn lookup_identity(
 
 /// Answers a decoded review.
 pub async fn answer(req: &ReviewRequest, ctx: &ReviewContext<'_>) -> ReviewAnswer {
-    let respond = |response: Value, decision: Decision| ReviewAnswer {
+    let pod_name = req
+        .object
+        .pointer("/metadata/name")
+        .or_else(|| req.object.pointer("/metadata/generateName"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let respond = |response: Value, decision: Decision, subject: Option<String>| ReviewAnswer {
         body: review_json(req.api_version, response),
         decision,
+        subject,
+        pod_name: pod_name.clone(),
     };
     if !req.operation.is_empty() && req.operation != "CREATE" {
         let why = format!("operation {} is not CREATE", req.operation);
-        return respond(allowed(req, &[]), Decision::Ignored(why));
+        return respond(allowed(req, &[]), Decision::Ignored(why), None);
     }
     if !req.resource_kind.is_empty() && req.resource_kind != "Pod" {
         let why = format!("kind {} is not Pod", req.resource_kind);
-        return respond(allowed(req, &[]), Decision::Ignored(why));
+        return respond(allowed(req, &[]), Decision::Ignored(why), None);
     }
     let pod = &req.object;
     if !pod.is_object() {
@@ -210,13 +224,14 @@ pub async fn answer(req: &ReviewRequest, ctx: &ReviewContext<'_>) -> ReviewAnswe
         return respond(
             json!({"uid": req.uid, "allowed": false, "status": {"message": message, "code": 400}}),
             Decision::Rejected(message),
+            None,
         );
     }
     if let Some(kind) = pod.get("kind").and_then(Value::as_str)
         && kind != "Pod"
     {
         let why = format!("object kind {kind} is not Pod");
-        return respond(allowed(req, &[]), Decision::Ignored(why));
+        return respond(allowed(req, &[]), Decision::Ignored(why), None);
     }
     let namespace = if req.namespace.is_empty() {
         pod.pointer("/metadata/namespace")
@@ -226,9 +241,10 @@ pub async fn answer(req: &ReviewRequest, ctx: &ReviewContext<'_>) -> ReviewAnswe
         req.namespace.as_str()
     };
     let service_account = pod_service_account(pod);
+    let subject = Some(format!("{namespace}/{service_account}"));
     let (identity, missing) = lookup_identity(ctx, namespace, service_account).await;
     let Some(identity) = identity else {
-        return respond(allowed(req, &[]), Decision::NoIdentity { missing });
+        return respond(allowed(req, &[]), Decision::NoIdentity { missing }, subject);
     };
     match build_patch(pod, &identity, ctx.config, ctx.random) {
         Err(e) => {
@@ -236,11 +252,14 @@ pub async fn answer(req: &ReviewRequest, ctx: &ReviewContext<'_>) -> ReviewAnswe
             respond(
                 json!({"uid": req.uid, "allowed": false, "status": {"message": message, "code": 400}}),
                 Decision::Rejected(message),
+                subject,
             )
         }
-        Ok(outcome) if outcome.patch.0.is_empty() => {
-            respond(allowed(req, &outcome.warnings), Decision::AlreadyMutated(outcome.mode))
-        }
+        Ok(outcome) if outcome.patch.0.is_empty() => respond(
+            allowed(req, &outcome.warnings),
+            Decision::AlreadyMutated(outcome.mode),
+            subject,
+        ),
         Ok(outcome) => {
             let patch = serde_json::to_vec(&outcome.patch).unwrap_or_default();
             let mut response = allowed(req, &outcome.warnings);
@@ -252,6 +271,7 @@ pub async fn answer(req: &ReviewRequest, ctx: &ReviewContext<'_>) -> ReviewAnswe
                     mode: outcome.mode,
                     operations: outcome.patch.0.len(),
                 },
+                subject,
             )
         }
     }

@@ -169,13 +169,26 @@ async fn mutate(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
     };
     let answer = review(&body, &ctx).await;
     state.metrics.observe_decision(&answer.decision);
+    let subject = answer.subject.as_deref().unwrap_or("-");
+    let pod = answer.pod_name.as_deref().unwrap_or("-");
     match &answer.decision {
-        Decision::Rejected(reason) => tracing::warn!(%reason, "admission review rejected"),
-        Decision::Ignored(reason) => tracing::info!(%reason, "admission review ignored"),
-        Decision::Mutated { mode, operations } => {
-            tracing::debug!(mode = mode.as_str(), operations, "pod was mutated");
+        Decision::Rejected(reason) => {
+            tracing::warn!(%reason, service_account = subject, pod, "admission review rejected");
         }
-        other => tracing::debug!(decision = ?other, "pod was not mutated"),
+        Decision::Ignored(reason) => tracing::info!(%reason, pod, "admission review ignored"),
+        Decision::Mutated { mode, operations } => tracing::debug!(
+            mode = mode.as_str(),
+            operations,
+            service_account = subject,
+            pod,
+            "pod was mutated"
+        ),
+        Decision::NoIdentity { missing: true } => tracing::debug!(
+            service_account = subject,
+            pod,
+            "pod was not mutated: service account not found"
+        ),
+        other => tracing::debug!(decision = ?other, service_account = subject, pod, "pod was not mutated"),
     }
     (
         StatusCode::OK,
