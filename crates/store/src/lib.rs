@@ -20,28 +20,50 @@
 //! [`Store::watch`] streams the changes under a prefix for cache invalidation across replicas.
 //! Neither backend has TTLs: expiring data (STS sessions) carries its own expiry.
 //!
-//! ```no_run
-//! # async fn demo() -> Result<(), irsa_store::Error> {
+//! ```
+//! # #[tokio::main] async fn main() -> Result<(), irsa_store::Error> {
 //! use irsa_store::{Compare, RedbStore, Store, Txn, TxnOutcome};
 //!
-//! let store = RedbStore::open("/var/lib/irsa").await?;
-//! let role = br#"{"RoleName":"r","RoleId":"AROAEXAMPLE"}"#.to_vec();
-//! let created = store
-//!     .txn(
-//!         Txn::new()
-//!             .when(Compare::absent("roles/r"))
-//!             .put("roles/r", role)
-//!             .put("idx/role-id/AROAEXAMPLE", "r"),
-//!     )
-//!     .await?;
-//! if let TxnOutcome::Conflict { .. } = created {
-//!     // EntityAlreadyExists
-//! }
+//! # let tmp = tempfile::tempdir().unwrap();
+//! # let data_dir = tmp.path();
+//! let store = RedbStore::open(data_dir).await?;
+//! let create = |json: &str| {
+//!     Txn::new()
+//!         .when(Compare::absent("roles/r"))
+//!         .put("roles/r", json)
+//!         .put("idx/role-id/AROAEXAMPLE", "r")
+//! };
+//! let created = store.txn(create(r#"{"RoleName":"r"}"#)).await?;
+//! assert!(created.is_committed());
+//! // The name is taken: IAM's EntityAlreadyExists.
+//! let again = store.txn(create(r#"{"RoleName":"r"}"#)).await?;
+//! assert!(matches!(again, TxnOutcome::Conflict { .. }));
+//!
+//! // Optimistic concurrency: update only what was read.
+//! let role = store.get("roles/r").await?.expect("created above");
+//! let updated = Txn::new().when(Compare::revision("roles/r", role.revision)).put("roles/r", "{}");
+//! assert!(store.txn(updated).await?.is_committed());
+//!
+//! // MaxItems / Marker / IsTruncated.
 //! let page = store.list("roles/", None, 100).await?;
-//! # let _ = page;
+//! assert_eq!(page.entries.len(), 1);
+//! assert!(!page.more);
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Guarantees and limits
+//!
+//! - **Durability.** `Committed` means fsynced (redb, `Durability::Immediate`) or committed by an
+//!   etcd quorum. The redb file is verified on open (redb's integrity check, which reads the
+//!   whole file once): a damaged file is [`Error::Corrupt`], never a panic or silently wrong
+//!   data; a file another process holds is [`Error::Locked`].
+//! - **Isolation.** Transactions are serializable; each `get` and each `list` page reads one
+//!   consistent snapshot (successive pages may see later writes, as IAM's do).
+//! - **Throughput.** redb writes are serialized with one fsync each (about 0.2 ms on the
+//!   development machine, so a few thousand transactions a second); reads run in parallel.
+//! - **Limits.** etcd refuses more than 128 writes in one transaction and requests over
+//!   1.5 MiB (its defaults); keep transactions IAM-sized (an entity and its index entries).
 //!
 //! # Why `async fn` in the trait, not `async-trait` or `dyn`
 //!
