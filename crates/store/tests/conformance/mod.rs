@@ -373,6 +373,7 @@ pub async fn create_unless_exists_has_one_winner<S: Store + Clone>(s: &S) {
 pub async fn concurrent_increments_lose_no_update<S: Store + Clone>(s: &S) {
     const TASKS: u64 = 8;
     const EACH: u64 = 10;
+    let mut watch = s.watch("counter").await.unwrap();
     let s = Arc::new(s.clone());
     let mut tasks = Vec::new();
     for _ in 0..TASKS {
@@ -404,6 +405,18 @@ pub async fn concurrent_increments_lose_no_update<S: Store + Clone>(s: &S) {
     }
     let value = s.get("counter").await.unwrap().unwrap().value;
     assert_eq!(std::str::from_utf8(&value).unwrap(), (TASKS * EACH).to_string());
+    // A watcher saw every increment, in order, at increasing revisions.
+    let mut last_revision = 0;
+    for n in 1..=TASKS * EACH {
+        match next_event(&mut watch).await {
+            WatchEvent::Put { entry, .. } => {
+                assert_eq!(std::str::from_utf8(&entry.value).unwrap(), n.to_string());
+                assert!(entry.revision > last_revision);
+                last_revision = entry.revision;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
 }
 
 pub async fn watch_sees_changes_under_its_prefix<S: Store>(s: &S) {
