@@ -95,6 +95,10 @@ pub struct Metrics {
     pub config_map_entries: Gauge,
     /// `irsa_webhook_pod_identity_associations`.
     pub associations: Gauge,
+    /// `process_resident_memory_bytes` (Linux, refreshed on scrape).
+    pub resident_memory: Gauge,
+    /// `process_open_fds` (Linux, refreshed on scrape).
+    pub open_fds: Gauge,
 }
 
 impl Default for Metrics {
@@ -119,6 +123,8 @@ impl Metrics {
         let cache_synced = Gauge::default();
         let config_map_entries = Gauge::default();
         let associations = Gauge::default();
+        let resident_memory = Gauge::default();
+        let open_fds = Gauge::default();
         registry.register(
             "http_request_count",
             "Counter of requests broken out for each verb, path, and response code.",
@@ -174,6 +180,12 @@ impl Metrics {
             "Entries of the Pod Identity (container credentials) file",
             associations.clone(),
         );
+        registry.register(
+            "process_resident_memory_bytes",
+            "Resident memory size in bytes",
+            resident_memory.clone(),
+        );
+        registry.register("process_open_fds", "Number of open file descriptors", open_fds.clone());
         Self {
             registry,
             http_requests,
@@ -187,6 +199,8 @@ impl Metrics {
             cache_synced,
             config_map_entries,
             associations,
+            resident_memory,
+            open_fds,
         }
     }
 
@@ -272,6 +286,20 @@ impl Metrics {
                 .container_credentials()
                 .map_or(0, |c| i64::try_from(c.len()).unwrap_or(i64::MAX)),
         );
+    }
+
+    /// Refreshes the process gauges from `/proc` (no-op where unavailable).
+    pub fn refresh_process(&self) {
+        if let Some(pages) = std::fs::read_to_string("/proc/self/statm")
+            .ok()
+            .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse::<i64>().ok()))
+        {
+            // Page size is 4 KiB on every Linux platform this image targets.
+            self.resident_memory.set(pages.saturating_mul(4096));
+        }
+        if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+            self.open_fds.set(i64::try_from(dir.count()).unwrap_or(i64::MAX));
+        }
     }
 
     /// OpenMetrics text exposition.

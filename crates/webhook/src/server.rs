@@ -212,6 +212,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 
 async fn metrics(State(state): State<AppState>) -> Response {
     state.metrics.refresh_cache(&state.store);
+    state.metrics.refresh_process();
     match state.metrics.encode() {
         Ok(text) => (
             StatusCode::OK,

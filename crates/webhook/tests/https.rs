@@ -266,6 +266,7 @@ async fn https_end_to_end() {
         "irsa_webhook_request_duration_seconds_bucket",
         "irsa_webhook_cache_service_accounts{annotated=\"true\"} 1",
         "irsa_webhook_cache_synced 1",
+        "process_resident_memory_bytes ",
     ] {
         assert!(text.contains(needle), "missing {needle} in\n{text}");
     }
