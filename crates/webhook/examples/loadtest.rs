@@ -143,6 +143,58 @@ fn main() {
         after.saturating_sub(before)
     );
 
+    // 1b. The same through the real watch path: 200 metadata-only list pages of 500 accounts
+    //     (each with a ~1 KiB kubectl last-applied annotation that is dropped), decoded by kube's
+    //     types and applied as watch events.
+    {
+        use irsa_webhook::k8s::{ListBuffer, apply_service_account_event};
+        use k8s_openapi::api::core::v1::ServiceAccount;
+        use kube::api::{ObjectList, PartialObjectMeta};
+        use kube::runtime::watcher::Event;
+        let before = rss_kib();
+        let watched = IdentityStore::new();
+        let mut buffer = ListBuffer::default();
+        let padding = "x".repeat(1024);
+        apply_service_account_event(&watched, "eks.amazonaws.com", &mut buffer, Event::Init);
+        for page in 0..200 {
+            let items: Vec<serde_json::Value> = (0..500)
+                .map(|j| {
+                    let i = page * 500 + j;
+                    let mut ann = serde_json::json!({
+                        "kubectl.kubernetes.io/last-applied-configuration": padding});
+                    if i % 10 == 0 {
+                        ann["eks.amazonaws.com/role-arn"] = format!("arn:aws:iam::111122223333:role/role-{i}").into();
+                    }
+                    serde_json::json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata",
+                        "metadata": {"name": format!("service-account-{i}"),
+                                     "namespace": format!("namespace-{}", i / 100),
+                                     "uid": format!("00000000-0000-0000-0000-{i:012}"),
+                                     "resourceVersion": i.to_string(),
+                                     "creationTimestamp": "2026-01-01T00:00:00Z",
+                                     "annotations": ann}})
+                })
+                .collect();
+            let body = serde_json::json!({"apiVersion": "meta.k8s.io/v1",
+                "kind": "PartialObjectMetadataList", "metadata": {"resourceVersion": "1"},
+                "items": items})
+            .to_string();
+            let list: ObjectList<PartialObjectMeta<ServiceAccount>> = serde_json::from_str(&body).unwrap();
+            for item in list.items {
+                apply_service_account_event(&watched, "eks.amazonaws.com", &mut buffer, Event::InitApply(item));
+            }
+        }
+        apply_service_account_event(&watched, "eks.amazonaws.com", &mut buffer, Event::InitDone);
+        let after = rss_kib();
+        println!(
+            "watch path: {} annotated + {} plain after 200 pages x 500; RSS {} KiB -> {} KiB (+{} KiB)",
+            watched.annotated_len(),
+            watched.plain_len(),
+            before,
+            after,
+            after.saturating_sub(before)
+        );
+    }
+
     // 2. Pure review throughput.
     let config = MutationConfig {
         aws_default_region: "eu-west-1".into(),
