@@ -51,6 +51,25 @@ pub struct IdentityStore {
     synced: AtomicBool,
     fetcher: Option<Arc<dyn ServiceAccountFetcher>>,
     fetch_permits: tokio::sync::Semaphore,
+    inflight: std::sync::Mutex<HashMap<String, tokio::sync::watch::Receiver<bool>>>,
+}
+
+/// Removes an in-flight marker and wakes the waiters, also when the look-up is cancelled.
+struct Inflight<'a> {
+    map: &'a std::sync::Mutex<HashMap<String, tokio::sync::watch::Receiver<bool>>>,
+    key: String,
+    done: tokio::sync::watch::Sender<bool>,
+}
+
+impl Drop for Inflight<'_> {
+    fn drop(&mut self) {
+        lock(self.map).remove(&self.key);
+        let _ = self.done.send(true);
+    }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl std::fmt::Debug for IdentityStore {
@@ -90,6 +109,7 @@ impl IdentityStore {
             synced: AtomicBool::new(false),
             fetcher: None,
             fetch_permits: tokio::sync::Semaphore::new(MAX_CONCURRENT_FETCHES),
+            inflight: std::sync::Mutex::default(),
         }
     }
 
@@ -164,6 +184,32 @@ impl IdentityStore {
         }
         let Some(fetcher) = &self.fetcher else {
             return found;
+        };
+        let k = key(namespace, name);
+        // Concurrent misses for the same account (a Deployment scaling up right after its
+        // ServiceAccount was created) share one API request.
+        let (leader, wait) = {
+            let mut map = lock(&self.inflight);
+            match map.get(&k) {
+                Some(rx) => (None, Some(rx.clone())),
+                None => {
+                    let (tx, rx) = tokio::sync::watch::channel(false);
+                    map.insert(k.clone(), rx);
+                    (Some(tx), None)
+                }
+            }
+        };
+        if let Some(mut rx) = wait {
+            let _ = tokio::time::timeout(grace, rx.wait_for(|done| *done)).await;
+            return self.lookup(namespace, name);
+        }
+        let Some(done) = leader else {
+            return found;
+        };
+        let _inflight = Inflight {
+            map: &self.inflight,
+            key: k,
+            done,
         };
         let Ok(_permit) = self.fetch_permits.try_acquire() else {
             tracing::warn!(namespace, name, "service account look-up skipped: too many in flight");
@@ -283,9 +329,15 @@ mod tests {
         assert!(matches!(s.lookup("x", "y"), Lookup::Annotated(_)));
     }
 
-    struct Fake(Option<ServiceAccountInfo>, Duration);
+    struct Fake(Option<ServiceAccountInfo>, Duration, std::sync::atomic::AtomicUsize);
+    impl Fake {
+        fn new(info: Option<ServiceAccountInfo>, delay: Duration) -> Self {
+            Self(info, delay, std::sync::atomic::AtomicUsize::new(0))
+        }
+    }
     impl ServiceAccountFetcher for Fake {
         fn fetch<'a>(&'a self, _: &'a str, _: &'a str) -> FetchFuture<'a> {
+            self.2.fetch_add(1, Ordering::SeqCst);
             Box::pin(async move {
                 tokio::time::sleep(self.1).await;
                 Ok(self.0.clone())
@@ -294,8 +346,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn concurrent_misses_share_one_fetch() {
+        let fake = Arc::new(Fake::new(Some(annotated("r")), Duration::from_millis(50)));
+        let s = Arc::new(IdentityStore::new().with_fetcher(fake.clone()));
+        let mut tasks = Vec::new();
+        for _ in 0..50 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                s.lookup_with_fallback("ns", "new", Duration::from_secs(2)).await
+            }));
+        }
+        for t in tasks {
+            assert!(matches!(t.await.unwrap(), Lookup::Annotated(_)));
+        }
+        assert_eq!(fake.2.load(Ordering::SeqCst), 1);
+        assert!(lock(&s.inflight).is_empty());
+    }
+
+    #[tokio::test]
     async fn fallback_on_miss() {
-        let s = IdentityStore::new().with_fetcher(Arc::new(Fake(Some(annotated("r")), Duration::ZERO)));
+        let s = IdentityStore::new().with_fetcher(Arc::new(Fake::new(Some(annotated("r")), Duration::ZERO)));
         assert_eq!(s.lookup_with_fallback("ns", "a", Duration::ZERO).await, Lookup::Unknown);
         assert!(matches!(
             s.lookup_with_fallback("ns", "a", Duration::from_millis(500)).await,
@@ -304,7 +374,7 @@ mod tests {
         // now cached
         assert!(matches!(s.lookup("ns", "a"), Lookup::Annotated(_)));
 
-        let slow = IdentityStore::new().with_fetcher(Arc::new(Fake(Some(annotated("r")), Duration::from_secs(5))));
+        let slow = IdentityStore::new().with_fetcher(Arc::new(Fake::new(Some(annotated("r")), Duration::from_secs(5))));
         assert_eq!(
             slow.lookup_with_fallback("ns", "a", Duration::from_millis(20)).await,
             Lookup::Unknown
