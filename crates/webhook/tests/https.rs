@@ -310,3 +310,41 @@ async fn tls13_only_rejects_tls12_clients() {
     server.shutdown.take().unwrap().send(()).unwrap();
     server.task.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn http2_with_alpn() {
+    let (mut server, trust) = start("").await;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(trust.clone()).unwrap();
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let tcp = TcpStream::connect(server.addr).await.unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), hyper_util::rt::TokioIo::new(tls))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let req = hyper::Request::builder()
+        .method("POST")
+        .uri("https://localhost/mutate")
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(review("admission.k8s.io/v1"))))
+        .unwrap();
+    let resp = sender.send_request(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["response"]["uid"], "abc-123");
+    assert_eq!(v["response"]["patchType"], "JSONPatch");
+    server.shutdown.take().unwrap().send(()).unwrap();
+    server.task.await.unwrap().unwrap();
+}
