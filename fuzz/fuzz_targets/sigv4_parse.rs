@@ -17,7 +17,10 @@ fuzz_target!(|data: &[u8]| {
     let date = fields.next().unwrap_or_default();
     let rest: Vec<&[u8]> = fields.collect();
     let (body, pairs) = rest.split_last().map_or((&b""[..], &[][..]), |(b, p)| (*b, p));
-    let names: Vec<String> = pairs.chunks(2).map(|c| String::from_utf8_lossy(c[0]).into_owned()).collect();
+    let names: Vec<String> = pairs
+        .chunks(2)
+        .map(|c| String::from_utf8_lossy(c[0]).into_owned())
+        .collect();
     let target = format!("/{query}");
     let mut req = Request::new("POST", &target).header("host", "sts.irsa.test").body(body);
     if !authorization.is_empty() {

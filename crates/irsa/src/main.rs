@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+mod oidc;
 mod policy;
 
 use clap::{Parser, Subcommand};
@@ -21,16 +22,54 @@ enum Command {
     /// Validate, evaluate and format IAM policy documents.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Service-account signing keys and the issuer's OIDC documents.
+    #[command(subcommand)]
+    Oidc(oidc::OidcCommand),
+    /// Mint a projected service-account token, as the kubelet receives it.
+    Token(oidc::TokenArgs),
 }
 
 /// Exit status for input the command could not use (unreadable files, bad
 /// flags); validation failures exit 1.
 const EXIT_BAD_INPUT: u8 = 2;
 
+/// Resolves on Ctrl-C or SIGTERM, for graceful shutdown of servers.
+pub(crate) async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // One crypto provider for every TLS user in the process.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("IRSA_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let result = match cli.command {
         Command::Policy(cmd) => policy::run(cmd),
+        Command::Oidc(cmd) => oidc::run(cmd),
+        Command::Token(args) => oidc::token(args),
     };
     match result {
         Ok(code) => code,
