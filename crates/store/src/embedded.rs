@@ -1,10 +1,4 @@
 //! The embedded backend: one redb file in the data directory.
-//!
-//! Layout: table `kv` maps each key to its value prefixed by the 8-byte big-endian revision of
-//! the write; table `meta` holds the store `revision` and the layout `format` (1). Every commit is
-//! `Durability::Immediate` (redb's default: fsynced before `commit` returns), so an acknowledged
-//! transaction survives `kill -9` and power loss. redb takes an exclusive lock on the file, so a
-//! second server on the same directory gets [`Error::Locked`].
 
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
@@ -25,7 +19,14 @@ const FORMAT: u64 = 1;
 /// [`Error::WatchLagged`].
 const EVENT_BACKLOG: usize = 4096;
 
-/// The embedded [`Store`]: a redb database file in a data directory; see the [module](self) docs.
+/// The embedded [`Store`]: one redb file ([`RedbStore::FILE_NAME`]) in the data directory.
+///
+/// Layout: table `kv` maps each key to its value prefixed by the 8-byte big-endian revision of
+/// the write; table `meta` holds the store `revision` and the layout `format` (1). Every commit is
+/// `Durability::Immediate` (redb's default: fsynced before `commit` returns), so an acknowledged
+/// transaction survives `kill -9` and power loss. redb takes an exclusive lock on the file, so a
+/// second server on the same directory gets [`Error::Locked`]. Opening runs redb's integrity
+/// check over the whole file, so damage is [`Error::Corrupt`] up front.
 ///
 /// Cloning is cheap and shares the database.
 #[derive(Clone)]

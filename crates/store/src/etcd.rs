@@ -1,15 +1,4 @@
 //! The etcd backend: the same trait over an etcd v3 cluster, through `etcd-client`.
-//!
-//! Every key lives under a namespace prefix (default `irsa/`), so irsa can share a cluster.
-//! Revisions are etcd's: [`Entry::revision`] is the key's `mod_revision`, the store revision is
-//! the cluster revision (shared by every namespace, so it may grow without irsa writing). A
-//! [`Txn`] is one etcd `Txn`: [`Compare::Absent`] is `version == 0`, [`Compare::Exists`] is
-//! `version > 0`, [`Compare::Revision`] is `mod_revision == R`; puts and deletes are its success
-//! branch. Watches are etcd watches on the namespaced prefix. Requests to a cluster that does not
-//! answer fail with [`Error::Unavailable`] after [`EtcdConfig::request_timeout`].
-//!
-//! etcd's default limits apply: 128 operations per transaction (`--max-txn-ops`) and 1.5 MiB per
-//! request (`--max-request-bytes`); a transaction over them fails with [`Error::Backend`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -138,7 +127,18 @@ impl EtcdConfig {
     }
 }
 
-/// The etcd [`Store`]; see the [module](self) docs.
+/// The etcd [`Store`]: the same trait over an etcd v3 cluster, through `etcd-client`.
+///
+/// Every key lives under a namespace prefix (default `irsa/`), so irsa can share a cluster.
+/// Revisions are etcd's: [`Entry::revision`] is the key's `mod_revision`, the store revision is
+/// the cluster revision (shared by every namespace, so it may grow without irsa writing). A
+/// [`Txn`] is one etcd `Txn`: [`Compare::Absent`] is `version == 0`, [`Compare::Exists`] is
+/// `version > 0`, [`Compare::Revision`] is `mod_revision == R`; puts and deletes are its success
+/// branch. Watches are etcd watches on the namespaced prefix. Requests to a cluster that does not
+/// answer fail with [`Error::Unavailable`] after [`EtcdConfig::request_timeout`].
+///
+/// etcd's default limits apply: 128 operations per transaction (`--max-txn-ops`) and 1.5 MiB per
+/// request (`--max-request-bytes`); a transaction over them fails with [`Error::Backend`].
 ///
 /// Cloning is cheap and shares the connection.
 #[derive(Clone)]
