@@ -24,7 +24,13 @@
 //! * [`admission`]: AdmissionReview v1/v1beta1 decoding and answering, never panicking on input;
 //! * [`offline`]: the `irsa webhook mutate` entry point (files in, patch or pod out);
 //! * [`server`], [`tls`], [`metrics`]: the axum router (`/mutate`, `/healthz`, `/readyz`,
-//!   `/metrics`), HTTPS with rustls and certificate hot reload, Prometheus metrics.
+//!   `/metrics`), HTTPS with rustls and certificate hot reload, Prometheus metrics;
+//! * [`k8s`], [`watch`], [`imds`]: kube-rs ServiceAccount/ConfigMap watches and the cache-miss
+//!   look-up, the Pod Identity file watcher, the IMDSv2 client for `--compose-role-arn`;
+//! * [`run()`]: everything wired together, what `irsa webhook` runs.
+//!
+//! The crate does not pick a Kubernetes API version for `k8s-openapi`: the binary enables
+//! exactly one (`features = ["v1_33"]`), as k8s-openapi requires of libraries.
 //!
 //! Deliberate differences from upstream (its documented bugs): granular patches instead of
 //! replacing container lists; the token volume is mounted even when a container already defines
