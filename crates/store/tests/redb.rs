@@ -361,3 +361,19 @@ fn child_test(name: &str, env: &str, dir: &Path) -> std::process::Child {
         .spawn()
         .unwrap()
 }
+
+#[tokio::test]
+async fn an_unusable_data_directory_is_an_io_error() {
+    let dir = tempfile::tempdir().unwrap();
+    // The data directory is a file.
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, b"x").unwrap();
+    let err = RedbStore::open(&file).await.unwrap_err();
+    assert!(matches!(err, Error::Io { .. }), "{err:?}");
+    assert!(err.to_string().contains("not-a-dir"), "{err}");
+    // The database file's name is taken by a directory.
+    std::fs::create_dir_all(dir.path().join("data").join(RedbStore::FILE_NAME)).unwrap();
+    let err = RedbStore::open(dir.path().join("data")).await.unwrap_err();
+    assert!(matches!(err, Error::Io { .. }), "{err:?}");
+    assert!(err.to_string().contains(RedbStore::FILE_NAME), "{err}");
+}
