@@ -354,7 +354,7 @@ fn port(value: &str) -> Result<u16, String> {
 #[derive(Debug, Clone, Args, PartialEq, Eq)]
 pub struct MutationArgs {
     /// The Service Account annotation to look for
-    #[arg(long, default_value = "eks.amazonaws.com", env = "IRSA_WEBHOOK_ANNOTATION_PREFIX")]
+    #[arg(long, default_value = "eks.amazonaws.com")]
     pub annotation_prefix: String,
     /// The default audience for tokens. Can be overridden by annotation
     #[arg(long, default_value = "sts.amazonaws.com")]
@@ -432,12 +432,14 @@ impl MutationArgs {
 }
 
 /// klog flags upstream inherits. Accepted for drop-in compatibility; only `-v` is mapped (to a
-/// tracing level, see [`KlogArgs::tracing_directive`]), the rest are ignored.
+/// tracing level, see [`KlogArgs::tracing_directive`]), the rest are ignored. `-v` is declared as
+/// the long flag `--v` (no short flag, so it cannot clash with a binary's own `-v`);
+/// [`normalize_go_flags`] rewrites klog's `-v=4` / `-v 4` into it.
 #[derive(Debug, Clone, Default, Args, PartialEq, Eq)]
 #[allow(clippy::struct_excessive_bools)]
 pub struct KlogArgs {
     /// klog verbosity (0-2 info, 3-4 debug, >= 5 trace)
-    #[arg(long = "v", short = 'v', default_value_t = 0)]
+    #[arg(long = "v", default_value_t = 0)]
     pub verbosity: u8,
     /// accepted, ignored (klog)
     #[arg(long, default_value = "")]
@@ -678,6 +680,19 @@ mod tests {
         assert!(cli.args.mutation.sts_regional_endpoint);
         assert_eq!(cli.args.mutation_config().token_expiration, 600);
         assert_eq!(cli.args.service_account_lookup_grace_period, Duration::from_millis(150));
+    }
+
+    #[test]
+    fn go_flag_normalisation() {
+        let out = normalize_go_flags(["webhook", "-v", "4", "-x", "--port=1", "-", "--", "-v=9"]);
+        let out: Vec<String> = out.into_iter().map(|s| s.into_string().unwrap()).collect();
+        assert_eq!(out, ["webhook", "--v", "4", "-x", "--port=1", "-", "--", "-v=9"]);
+        let cli = Cli::try_parse_from(normalize_go_flags(["webhook", "-v", "5"])).unwrap();
+        assert_eq!(cli.args.klog.tracing_directive(), "trace");
+        let cli = Cli::try_parse_from(["webhook", "--watch-config-map=f", "--in-cluster", "0"]).unwrap();
+        assert!(!cli.args.watch_config_map);
+        assert!(!cli.args.in_cluster);
+        assert!(Cli::try_parse_from(["webhook", "--sts-regional-endpoint=yes"]).is_err());
     }
 
     #[test]
