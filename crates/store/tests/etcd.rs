@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod conformance;
+mod model_check;
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -297,4 +298,33 @@ async fn tls_with_client_certificates() {
     // The private key never shows in debug output.
     let debug = format!("{:?}", client_tls(&pki));
     assert!(!debug.contains("PRIVATE KEY"), "{debug}");
+}
+
+/// The property test of `tests/model.rs`, against etcd: each case in a fresh namespace of one
+/// server, the model starting at the cluster revision (only this test writes to that server).
+#[test]
+fn etcd_matches_the_model() {
+    use proptest::test_runner::{Config, TestRunner};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = rt.block_on(EtcdServer::start());
+    let mut runner = TestRunner::new(Config {
+        cases: 48,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let case = std::sync::atomic::AtomicU64::new(0);
+    let steps = proptest::collection::vec(model_check::step(), 1..30);
+    let result = runner.run(&steps, |steps| {
+        let n = case.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let store = rt.block_on(server.store(&format!("case-{n}/")));
+        let start = rt.block_on(store.revision()).unwrap();
+        model_check::check(&store, &rt, &mut model_check::Model::starting_at(start), &steps)
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
 }
