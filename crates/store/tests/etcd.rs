@@ -311,8 +311,13 @@ fn etcd_matches_the_model() {
         .build()
         .unwrap();
     let server = rt.block_on(EtcdServer::start());
+    // PROPTEST_CASES raises the count for a longer local run.
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(48);
     let mut runner = TestRunner::new(Config {
-        cases: 48,
+        cases,
         failure_persistence: None,
         ..Config::default()
     });
