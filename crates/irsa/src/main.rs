@@ -5,13 +5,14 @@
 
 mod oidc;
 mod policy;
+mod webhook;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 /// IAM Roles for Service Accounts, end to end.
 #[derive(Debug, Parser)]
-#[command(name = "irsa", version, about, propagate_version = true)]
+#[command(name = "irsa", version, about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -27,6 +28,11 @@ enum Command {
     Oidc(oidc::OidcCommand),
     /// Mint a projected service-account token, as the kubelet receives it.
     Token(oidc::TokenArgs),
+    /// The pod identity webhook, a drop-in for amazon-eks-pod-identity-webhook
+    /// (same flags, Go style `-port=443` too); `irsa webhook mutate` runs its
+    /// mutation offline.
+    #[command(disable_version_flag = true)]
+    Webhook(webhook::WebhookCommand),
 }
 
 /// Exit status for input the command could not use (unreadable files, bad
@@ -56,13 +62,22 @@ pub(crate) async fn shutdown_signal() {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // The webhook takes upstream's Go-style flags (`-port=443`, `-v=4`).
+    if argv.get(1).is_some_and(|a| a == "webhook") {
+        argv = irsa_webhook::config::normalize_go_flags(argv);
+    }
+    let cli = Cli::parse_from(argv);
     // One crypto provider for every TLS user in the process.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let default_level = match &cli.command {
+        Command::Webhook(w) => w.log_directive(),
+        _ => "info",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("IRSA_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -70,6 +85,7 @@ fn main() -> ExitCode {
         Command::Policy(cmd) => policy::run(cmd),
         Command::Oidc(cmd) => oidc::run(cmd),
         Command::Token(args) => oidc::token(args),
+        Command::Webhook(cmd) => webhook::run(cmd),
     };
     match result {
         Ok(code) => code,

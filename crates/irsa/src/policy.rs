@@ -6,7 +6,6 @@ use irsa_policy::trust::{OidcProvider, web_identity_trust};
 use irsa_policy::{
     Context, Limits, Policy, PolicyKind, PolicyRole, PolicySet, Report, Request, RequestPrincipal, validate,
 };
-use serde_json::json;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -152,13 +151,34 @@ fn read(path: &Path) -> Result<String> {
     String::from_utf8(bytes).with_context(|| format!("`{}` is not UTF-8 text", path.display()))
 }
 
-fn report_json(r: &Report) -> serde_json::Value {
-    json!({
-        "valid": r.valid,
-        "errors": r.errors,
-        "warnings": r.warnings,
-        "size": r.size,
-    })
+/// The `--output json` shape of `validate`, in the contract's member order
+/// (a struct, so the order does not depend on serde_json's features).
+#[derive(serde::Serialize)]
+struct ReportJson<'a> {
+    valid: bool,
+    errors: &'a [irsa_policy::Diagnostic],
+    warnings: &'a [irsa_policy::Diagnostic],
+    size: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<String>,
+}
+
+impl<'a> ReportJson<'a> {
+    fn new(r: &'a Report, file: Option<String>) -> Self {
+        ReportJson {
+            valid: r.valid,
+            errors: &r.errors,
+            warnings: &r.warnings,
+            size: r.size,
+            file,
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct EvalJson<'a> {
+    decision: irsa_policy::Decision,
+    explanation: &'a irsa_policy::Explanation,
 }
 
 fn validate_cmd(a: &ValidateArgs) -> Result<ExitCode> {
@@ -172,11 +192,8 @@ fn validate_cmd(a: &ValidateArgs) -> Result<ExitCode> {
         all_valid &= r.valid;
         match a.output {
             Output::Json => {
-                let mut v = report_json(&r);
-                if a.files.len() > 1 {
-                    v["file"] = json!(file.display().to_string());
-                }
-                writeln!(out, "{v}")?;
+                let name = (a.files.len() > 1).then(|| file.display().to_string());
+                writeln!(out, "{}", serde_json::to_string(&ReportJson::new(&r, name))?)?;
             }
             Output::Text => {
                 let verdict = if r.valid { "valid" } else { "invalid" };
@@ -295,7 +312,14 @@ fn eval_cmd(a: &EvalArgs) -> Result<ExitCode> {
     let e = set.explain(&req);
     let mut out = std::io::stdout().lock();
     match a.output {
-        Output::Json => writeln!(out, "{}", json!({"decision": e.decision, "explanation": e}))?,
+        Output::Json => writeln!(
+            out,
+            "{}",
+            serde_json::to_string(&EvalJson {
+                decision: e.decision,
+                explanation: &e
+            })?
+        )?,
         Output::Text => write!(out, "{e}")?,
     }
     Ok(ExitCode::SUCCESS)
