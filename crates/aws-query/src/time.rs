@@ -1,20 +1,7 @@
 //! ISO 8601 timestamps as the Query protocol writes them (`2014-10-24T23:00:23Z`).
 
+use irsa_calendar::civil_from_days;
 use std::time::{SystemTime, UNIX_EPOCH};
-
-/// Civil date from days since 1970-01-01 (proleptic Gregorian).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
 
 /// Seconds since the epoch as `YYYY-MM-DDThh:mm:ssZ`.
 pub fn iso8601(epoch_secs: i64) -> String {

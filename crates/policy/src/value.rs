@@ -3,6 +3,7 @@
 //! Everything here is shared by the validator (is this value well formed?) and
 //! the evaluator (does the request's value match?), so both read values alike.
 
+use irsa_calendar::{days_from_civil, days_in_month};
 use std::net::IpAddr;
 
 /// Reads an IAM numeric value (integer or decimal).
@@ -16,21 +17,6 @@ pub(crate) fn parse_number(s: &str) -> Option<f64> {
         return None;
     }
     t.parse::<f64>().ok()
-}
-
-/// Days from 1970-01-01 to a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn is_leap(y: i64) -> bool {
-    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
 }
 
 fn num(s: &str, len: usize) -> Option<i64> {
@@ -67,21 +53,9 @@ pub(crate) fn parse_date(s: &str) -> Option<i64> {
     if dp.next().is_some() || !(1..=12).contains(&m) {
         return None;
     }
-    let mdays = [
-        31,
-        if is_leap(y) { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    if d < 1 || d > mdays[(m - 1) as usize] {
+    // `m` is 1..=12 here and `d` two digits, so the casts cannot wrap.
+    let (m, d) = (m as u32, d as u32);
+    if d < 1 || d > days_in_month(y, m) {
         return None;
     }
     let mut ms = days_from_civil(y, m, d) * 86_400_000;
