@@ -9,6 +9,7 @@
 
 mod entities;
 pub mod ids;
+pub mod layout;
 pub mod names;
 
 pub use entities::{DEFAULT_MAX_SESSION_DURATION, ManagedPolicy, OidcProvider, PolicyVersion, Role, write_tags};
