@@ -16,7 +16,7 @@ mod xml;
 pub use error::{AwsError, ErrorCode, Fault};
 pub use params::{MAX_QUERY_BYTES, NAME_PATTERN, POLICY_PATTERN, Pattern, QueryParams, TEXT_PATTERN, Validator};
 pub use time::{iso8601, iso8601_time};
-pub use xml::{IAM_NAMESPACE, STS_NAMESPACE, XmlWriter, error_response, escape, response};
+pub use xml::{IAM_NAMESPACE, STS_NAMESPACE, XmlWriter, error_response, escape, response, response_xml};
 
 /// Percent-encodes a policy document as IAM returns documents in `Get*` and
 /// `List*` responses (botocore URL-decodes every policy document member).

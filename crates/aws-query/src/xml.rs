@@ -142,6 +142,23 @@ pub fn response(action: &str, namespace: &str, request_id: &str, result: Option<
     out
 }
 
+/// A success document around result content already written (the text
+/// between `<{Action}Result>` and `</{Action}Result>`); `None` for actions
+/// whose response has no result element.
+pub fn response_xml(action: &str, namespace: &str, request_id: &str, result: Option<&str>) -> String {
+    match result {
+        Some(inner) => response(
+            action,
+            namespace,
+            request_id,
+            Some(&|w: &mut XmlWriter| {
+                w.out.push_str(inner);
+            }),
+        ),
+        None => response(action, namespace, request_id, None),
+    }
+}
+
 /// An error document, as STS and IAM write them.
 pub fn error_response(err: &AwsError, namespace: &str, request_id: &str) -> String {
     let mut w = XmlWriter::new();
@@ -190,6 +207,10 @@ mod tests {
             }),
         );
         insta::assert_snapshot!(body, @r#"<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult><Arn>arn:aws:iam::111122223333:root</Arn><UserId>111122223333</UserId><Account>111122223333</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>rid</RequestId></ResponseMetadata></GetCallerIdentityResponse>"#);
+        assert_eq!(
+            response_xml("GetCallerIdentity", STS_NAMESPACE, "rid", Some("<Arn>a</Arn>")),
+            r#"<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult><Arn>a</Arn></GetCallerIdentityResult><ResponseMetadata><RequestId>rid</RequestId></ResponseMetadata></GetCallerIdentityResponse>"#
+        );
         let empty = response("DeleteRole", IAM_NAMESPACE, "rid", None);
         assert_eq!(
             empty,
