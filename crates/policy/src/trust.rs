@@ -360,6 +360,21 @@ impl TrustEditor {
         }
     }
 
+    /// A trust policy for a new role that trusts no subject of the provider yet
+    /// (IAM refuses an empty `Statement`): what [`TrustEditor::remove_subject`]
+    /// leaves when the last subject goes, and what the next add replaces.
+    pub fn trusting_nobody(&self) -> TrustEdit {
+        TrustEdit::new(
+            Policy {
+                version: Some(Version::V2012_10_17),
+                id: None,
+                statements: vec![self.placeholder()],
+                statement_is_list: true,
+            },
+            true,
+        )
+    }
+
     /// Trusts `subject` (`system:serviceaccount:NS:SA`). `current` is the role's
     /// trust policy as IAM returns it (URL-decoded), or `None` for a new role.
     pub fn add_subject(&self, current: Option<&str>, subject: &str) -> Result<TrustEdit, TrustEditError> {

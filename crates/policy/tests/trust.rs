@@ -281,3 +281,14 @@ fn web_identity_trust_lists_every_provider() {
     let eks = all.iter().find(|t| t.provider == PROVIDER).unwrap();
     assert_eq!(eks.subject_patterns, vec!["system:serviceaccount:kubeflow:pipeline-*"]);
 }
+
+#[test]
+fn a_new_role_can_trust_nobody_and_then_someone() {
+    let e = editor();
+    let none = e.trusting_nobody();
+    assert_valid_trust(&none.document);
+    assert!(!can_assume(&none.document, &sub("team-a")));
+    let one = e.add_subject(Some(&none.document), &sub("team-a")).unwrap();
+    assert_eq!(one.policy.statements.len(), 1);
+    assert!(can_assume(&one.document, &sub("team-a")));
+}
