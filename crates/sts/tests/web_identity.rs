@@ -1,0 +1,759 @@
+//! AssumeRoleWithWebIdentity end to end: a real HTTPS issuer, a store written through
+//! irsa_iam's layout, tokens minted by irsa_oidc; then the credentials used.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::*;
+use irsa_aws_query::ErrorCode;
+use irsa_oidc::token::sign_claims;
+use irsa_oidc::{TokenParams, mint_token};
+use irsa_sts::{Caller, Sts};
+
+const S3_ALL: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
+
+fn redact(xml: &str, f: &Fixture) -> String {
+    let mut out = xml.replace(&f.issuer, "https://ISSUER/id/TEST");
+    for tag in ["AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration"] {
+        let v = element(&out, tag);
+        out = out.replace(&format!("<{tag}>{v}</{tag}>"), &format!("<{tag}>[{tag}]</{tag}>"));
+    }
+    out.replace("><", ">\n<")
+}
+
+#[tokio::test]
+async fn success_path_credentials_and_caller_identity() {
+    let f = Fixture::new().await;
+    f.role("kf-user", &f.trust("team-a", "default-editor"), &[("s3", S3_ALL)])
+        .await;
+    let token = f.token("team-a", "default-editor");
+    let xml = f.web_identity("kf-user", &token, &[]).await.unwrap();
+    insta::assert_snapshot!(redact(&xml, &f));
+
+    let (akid, secret, session_token) = credentials(&xml);
+    assert!(akid.starts_with("ASIA") && akid.len() == 20, "{akid}");
+    assert_eq!(secret.len(), 40);
+    assert_eq!(
+        irsa_iam::ids::account_of_access_key(&akid),
+        Some(ACCOUNT.parse::<u64>().unwrap())
+    );
+    let expiration = element(&xml, "Expiration");
+    assert!(expiration.ends_with('Z'));
+
+    // The credentials resolve back to the session.
+    let (caller, resolved_secret) = f.sts.resolve(&akid, Some(&session_token), now()).await.unwrap();
+    assert_eq!(resolved_secret, secret);
+    let Caller::Session(s) = &caller else {
+        panic!("not a session")
+    };
+    assert_eq!(s.role_arn, format!("arn:aws:iam::{ACCOUNT}:role/kf-user"));
+    assert_eq!(
+        s.subject.as_deref(),
+        Some("system:serviceaccount:team-a:default-editor")
+    );
+    assert_eq!(s.provider.as_deref(), Some(f.provider_arn.as_str()));
+    assert!(!format!("{s:?}").contains(&secret), "Debug must not print the secret");
+
+    // GetCallerIdentity as that session.
+    let who = f.call_as("GetCallerIdentity", &[], Some(&caller)).await.unwrap();
+    assert_eq!(
+        who,
+        format!(
+            "<UserId>AROAKFUSER00000000000:app1</UserId><Account>{ACCOUNT}</Account>\
+             <Arn>arn:aws:sts::{ACCOUNT}:assumed-role/kf-user/app1</Arn>"
+        )
+    );
+    // The role's identity policy applies to the session.
+    f.sts
+        .authorize(&caller, "s3:GetObject", "arn:aws:s3:::bucket/key", &info(), now())
+        .await
+        .unwrap();
+    let denied = f
+        .sts
+        .authorize(&caller, "iam:ListRoles", "*", &info(), now())
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code, ErrorCode::AccessDenied);
+    assert!(
+        denied.message.starts_with(&format!(
+            "User: arn:aws:sts::{ACCOUNT}:assumed-role/kf-user/app1 is not authorized to perform: iam:ListRoles on resource: * (irsa: "
+        )),
+        "{}",
+        denied.message
+    );
+    // GetCallerIdentity is always allowed.
+    f.sts
+        .authorize(&caller, "sts:GetCallerIdentity", "*", &info(), now())
+        .await
+        .unwrap();
+}
+
+async fn expect(f: &Fixture, role: &str, token: &str, extra: &[(&str, &str)], code: ErrorCode, message: &str) {
+    let err = f.web_identity(role, token, extra).await.unwrap_err();
+    assert_eq!(err.code, code, "{}", err.message);
+    assert_eq!(err.message, message);
+}
+
+async fn expect_prefix(f: &Fixture, role: &str, token: &str, code: ErrorCode, prefix: &str) -> String {
+    let err = f.web_identity(role, token, &[]).await.unwrap_err();
+    assert_eq!(err.code, code, "{}", err.message);
+    assert!(err.message.starts_with(prefix), "{}", err.message);
+    assert!(!err.message.contains(token), "the token must never be echoed");
+    err.message
+}
+
+#[tokio::test]
+async fn token_failures_have_aws_codes_and_messages() {
+    let f = Fixture::new().await;
+    f.role("kf-user", &f.trust("team-a", "default-editor"), &[]).await;
+
+    // Unknown issuer.
+    let other = mint_token(
+        &f.key,
+        &TokenParams::new("https://oidc.example.com/id/X", "team-a", "default-editor"),
+    )
+    .unwrap();
+    expect(
+        &f,
+        "kf-user",
+        &other,
+        &[],
+        ErrorCode::InvalidIdentityToken,
+        "No OpenIDConnect provider found in your account for https://oidc.example.com/id/X",
+    )
+    .await;
+    // A trailing slash is a different issuer.
+    let slash = mint_token(
+        &f.key,
+        &TokenParams::new(format!("{}/", f.issuer), "team-a", "default-editor"),
+    )
+    .unwrap();
+    expect_prefix(
+        &f,
+        "kf-user",
+        &slash,
+        ErrorCode::InvalidIdentityToken,
+        "No OpenIDConnect provider found",
+    )
+    .await;
+
+    // Wrong audience.
+    let mut p = TokenParams::new(&f.issuer, "team-a", "default-editor");
+    p.audiences = vec!["vault".into()];
+    let wrong_aud = mint_token(&f.key, &p).unwrap();
+    expect(
+        &f,
+        "kf-user",
+        &wrong_aud,
+        &[],
+        ErrorCode::InvalidIdentityToken,
+        "Incorrect token audience",
+    )
+    .await;
+
+    // Expired.
+    let mut p = TokenParams::new(&f.issuer, "team-a", "default-editor");
+    p.issued_at = Some(now() - 7200);
+    p.expiration_seconds = 600;
+    let expired = mint_token(&f.key, &p).unwrap();
+    expect_prefix(
+        &f,
+        "kf-user",
+        &expired,
+        ErrorCode::ExpiredTokenException,
+        "Token expired: current date/time ",
+    )
+    .await;
+
+    // Bad signature: the signature of another token.
+    let good = f.token("team-a", "default-editor");
+    let other_sig = f.token("team-a", "other");
+    let forged = format!(
+        "{}.{}",
+        good.rsplit_once('.').unwrap().0,
+        other_sig.rsplit_once('.').unwrap().1
+    );
+    expect_prefix(
+        &f,
+        "kf-user",
+        &forged,
+        ErrorCode::InvalidIdentityToken,
+        "invalid signature",
+    )
+    .await;
+
+    // Signed by a key the issuer does not publish.
+    let stranger = irsa_oidc::SigningKey::generate(irsa_oidc::KeySpec::Rsa(2048)).unwrap();
+    let foreign = mint_token(&stranger, &TokenParams::new(&f.issuer, "team-a", "default-editor")).unwrap();
+    expect_prefix(
+        &f,
+        "kf-user",
+        &foreign,
+        ErrorCode::InvalidIdentityToken,
+        "no key with kid",
+    )
+    .await;
+
+    // alg none.
+    let payload = good.split('.').nth(1).unwrap();
+    let none = format!(
+        "{}.{payload}.",
+        URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#)
+    );
+    let msg = expect_prefix(&f, "kf-user", &none, ErrorCode::InvalidIdentityToken, "malformed token").await;
+    assert!(msg.contains("unsigned"), "{msg}");
+    // alg none with something in the signature place.
+    let none = format!(
+        "{}.{payload}.c2ln",
+        URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#)
+    );
+    let msg = expect_prefix(&f, "kf-user", &none, ErrorCode::InvalidIdentityToken, "").await;
+    assert!(msg.contains("`none`"), "{msg}");
+    // HS256 (a shared secret) is not accepted either.
+    let hs = format!(
+        "{}.{payload}.c2ln",
+        URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#)
+    );
+    let msg = expect_prefix(&f, "kf-user", &hs, ErrorCode::InvalidIdentityToken, "").await;
+    assert!(msg.contains("HS256"), "{msg}");
+
+    // Not a JWT at all.
+    expect_prefix(
+        &f,
+        "kf-user",
+        "not-a-token",
+        ErrorCode::InvalidIdentityToken,
+        "malformed token",
+    )
+    .await;
+
+    // Missing aud.
+    let no_aud = sign_claims(
+        &f.key,
+        &serde_json::json!({"iss": f.issuer, "sub": "x", "exp": now() + 600, "iat": now()}),
+    )
+    .unwrap();
+    expect(
+        &f,
+        "kf-user",
+        &no_aud,
+        &[],
+        ErrorCode::InvalidIdentityToken,
+        "Missing a required claim: aud",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn roles_and_trust() {
+    let f = Fixture::new().await;
+    f.role("kf-user", &f.trust("team-a", "default-editor"), &[]).await;
+    let token = f.token("team-a", "default-editor");
+
+    // A missing role is AccessDenied, exactly like a trust policy that says no.
+    let missing = f.web_identity("no-such-role", &token, &[]).await.unwrap_err();
+    assert_eq!(missing.code, ErrorCode::AccessDenied);
+    assert!(
+        missing
+            .message
+            .starts_with("Not authorized to perform sts:AssumeRoleWithWebIdentity (irsa: ")
+    );
+
+    // Tenant isolation: team-b's token cannot assume team-a's role, and is told why.
+    let team_b = f.token("team-b", "default-editor");
+    let denied = f.web_identity("kf-user", &team_b, &[]).await.unwrap_err();
+    assert_eq!(denied.code, ErrorCode::AccessDenied);
+    assert_eq!(denied.status(), 403);
+    assert!(
+        denied
+            .message
+            .starts_with("Not authorized to perform sts:AssumeRoleWithWebIdentity (irsa: "),
+        "{}",
+        denied.message
+    );
+    assert!(denied.message.ends_with(')'));
+
+    // Another account's role ARN: the provider is not in that account.
+    let err = f
+        .call(
+            "AssumeRoleWithWebIdentity",
+            &[
+                ("RoleArn", "arn:aws:iam::444455556666:role/kf-user"),
+                ("RoleSessionName", "app1"),
+                ("WebIdentityToken", &token),
+            ],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidIdentityToken);
+    assert!(
+        err.message
+            .starts_with("No OpenIDConnect provider found in your account for")
+    );
+
+    // Revoked sessions: the role's sessions_revoked_before.
+    let xml = f.web_identity("kf-user", &token, &[]).await.unwrap();
+    let (akid, _, session_token) = credentials(&xml);
+    let (mut role, _) = irsa_iam::layout::get_role(&f.store, "kf-user").await.unwrap().unwrap();
+    role.sessions_revoked_before = Some(now() + 1);
+    f.save_role(&role).await;
+    let err = f.sts.resolve(&akid, Some(&session_token), now()).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::ExpiredToken);
+}
+
+#[tokio::test]
+async fn parameter_validation() {
+    let f = Fixture::new().await;
+    f.role("kf-user", &f.trust("team-a", "default-editor"), &[]).await;
+    let token = f.token("team-a", "default-editor");
+
+    let err = f
+        .call(
+            "AssumeRoleWithWebIdentity",
+            &[
+                ("RoleArn", "nothing-valid-in-here"),
+                ("RoleSessionName", "app1"),
+                ("WebIdentityToken", &token),
+            ],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::ValidationError);
+    assert_eq!(err.message, "nothing-valid-in-here is invalid");
+
+    let err = f
+        .call(
+            "AssumeRoleWithWebIdentity",
+            &[
+                ("RoleArn", &format!("arn:aws:iam::{ACCOUNT}:role/kf-user")),
+                ("RoleSessionName", "Session1:2"),
+                ("WebIdentityToken", &token),
+            ],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.message,
+        "1 validation error detected: Value 'Session1:2' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
+    );
+
+    expect(
+        &f,
+        "kf-user",
+        &token,
+        &[("DurationSeconds", "600")],
+        ErrorCode::ValidationError,
+        "1 validation error detected: Value '600' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900",
+    )
+    .await;
+    expect(
+        &f,
+        "kf-user",
+        &token,
+        &[("DurationSeconds", "7200")],
+        ErrorCode::ValidationError,
+        "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+    )
+    .await;
+
+    let err = f
+        .web_identity(
+            "kf-user",
+            &token,
+            &[(
+                "Policy",
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow",}]}"#,
+            )],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::MalformedPolicyDocument, "{}", err.message);
+
+    let arns: Vec<(String, String)> = (1..=11)
+        .map(|i| {
+            (
+                format!("PolicyArns.member.{i}.arn"),
+                format!("arn:aws:iam::{ACCOUNT}:policy/p{i}"),
+            )
+        })
+        .collect();
+    let extra: Vec<(&str, &str)> = arns.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let err = f.web_identity("kf-user", &token, &extra).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::ValidationError);
+    assert!(
+        err.message
+            .contains("at 'policyArns' failed to satisfy constraint: Member must have length less than or equal to 10"),
+        "{}",
+        err.message
+    );
+
+    // A policy ARN that does not exist.
+    let err = f
+        .web_identity(
+            "kf-user",
+            &token,
+            &[(
+                "PolicyArns.member.1.arn",
+                &format!("arn:aws:iam::{ACCOUNT}:policy/nope"),
+            )],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidParameterValue);
+
+    let err = f
+        .web_identity("kf-user", &token, &[("ProviderId", "www.amazon.com")])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidParameterValue);
+
+    let err = f
+        .call("AssumeRoleWithWebIdentity", &[("RoleSessionName", "app1")])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::ValidationError);
+    assert!(
+        err.message
+            .starts_with("2 validation errors detected: Value null at 'roleArn'"),
+        "{}",
+        err.message
+    );
+}
+
+#[tokio::test]
+async fn session_policies_intersect_with_the_role() {
+    let f = Fixture::new().await;
+    f.role("kf-user", &f.trust("team-a", "default-editor"), &[("s3", S3_ALL)])
+        .await;
+    let read_only = f
+        .managed_policy(
+            "ReadOnly",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject","iam:*"],"Resource":"*"}]}"#,
+        )
+        .await;
+    let token = f.token("team-a", "default-editor");
+    let inline = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::kubeflow/*"}]}"#;
+    let xml = f
+        .web_identity(
+            "kf-user",
+            &token,
+            &[("Policy", inline), ("PolicyArns.member.1.arn", read_only.as_str())],
+        )
+        .await
+        .unwrap();
+    let packed: usize = element(&xml, "PackedPolicySize").parse().unwrap();
+    assert!(packed > 0 && packed <= 100);
+    let (akid, _, session_token) = credentials(&xml);
+    let (caller, _) = f.sts.resolve(&akid, Some(&session_token), now()).await.unwrap();
+    let auth = |action: &'static str, resource: &'static str| {
+        let caller = caller.clone();
+        let f = &f;
+        async move { f.sts.authorize(&caller, action, resource, &info(), now()).await }
+    };
+    // Both the role and both session policies allow it.
+    auth("s3:GetObject", "arn:aws:s3:::kubeflow/a").await.unwrap();
+    // The role allows s3:PutObject; the session policies do not.
+    let e = auth("s3:PutObject", "arn:aws:s3:::kubeflow/a").await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::AccessDenied);
+    assert!(e.message.contains("(irsa: "), "{}", e.message);
+    // The managed session policy allows iam:*; the role does not: session policies never grant.
+    auth("iam:ListRoles", "*").await.unwrap_err();
+}
+
+#[tokio::test]
+async fn session_tokens_tampered_or_expired() {
+    let f = Fixture::new().await;
+    f.role("kf-user", &f.trust("team-a", "default-editor"), &[]).await;
+    let token = f.token("team-a", "default-editor");
+    let xml = f
+        .web_identity("kf-user", &token, &[("DurationSeconds", "900")])
+        .await
+        .unwrap();
+    let (akid, _, session_token) = credentials(&xml);
+
+    // Tampered: flip one character in the middle.
+    let mut bytes = session_token.clone().into_bytes();
+    let i = bytes.len() / 2;
+    bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(bytes).unwrap();
+    let e = f.sts.resolve(&akid, Some(&tampered), now()).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidClientTokenId);
+    assert_eq!(e.message, "The security token included in the request is invalid.");
+    // Another key id with this token.
+    let other = format!("ASIA{}", "A".repeat(16));
+    assert_eq!(
+        f.sts
+            .resolve(&other, Some(&session_token), now())
+            .await
+            .unwrap_err()
+            .code,
+        ErrorCode::InvalidClientTokenId
+    );
+    // No token.
+    assert_eq!(
+        f.sts.resolve(&akid, None, now()).await.unwrap_err().code,
+        ErrorCode::InvalidClientTokenId
+    );
+    // Garbage.
+    assert_eq!(
+        f.sts.resolve(&akid, Some("garbage"), now()).await.unwrap_err().code,
+        ErrorCode::InvalidClientTokenId
+    );
+    // Expired.
+    let e = f
+        .sts
+        .resolve(&akid, Some(&session_token), now() + 901)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::ExpiredToken);
+    assert_eq!(e.message, "The security token included in the request is expired");
+    assert_eq!(e.status(), 403);
+    // Unknown long-term key.
+    assert_eq!(
+        f.sts
+            .resolve("AKIAAAAAAAAAAAAAAAAA", None, now())
+            .await
+            .unwrap_err()
+            .code,
+        ErrorCode::InvalidClientTokenId
+    );
+}
+
+#[tokio::test]
+async fn key_ring_and_root_key_persist_across_opens() {
+    let f = Fixture::new().await;
+    f.role("kf-user", &f.trust("team-a", "default-editor"), &[]).await;
+    let xml = f
+        .web_identity("kf-user", &f.token("team-a", "default-editor"), &[])
+        .await
+        .unwrap();
+    let (akid, secret, session_token) = credentials(&xml);
+    let (root_id, root_secret) = f.sts.root_credentials();
+    assert!(root_id.starts_with("AKIA"));
+    assert_eq!(root_secret.len(), 40);
+
+    let again = Sts::open(f.store.clone(), f.config.clone()).await.unwrap();
+    assert_eq!(again.root_credentials(), (root_id.clone(), root_secret.clone()));
+    let (_, s) = again.resolve(&akid, Some(&session_token), now()).await.unwrap();
+    assert_eq!(s, secret);
+    let (root, s) = again.resolve(&root_id, None, now()).await.unwrap();
+    assert_eq!(s, root_secret);
+    assert_eq!(
+        root,
+        Caller::Root {
+            account: ACCOUNT.into(),
+            access_key_id: root_id.clone()
+        }
+    );
+    let who = again
+        .handle(
+            "GetCallerIdentity",
+            &query("GetCallerIdentity", &[]),
+            Some(&root),
+            &info(),
+            now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        who,
+        format!("<UserId>{ACCOUNT}</UserId><Account>{ACCOUNT}</Account><Arn>arn:aws:iam::{ACCOUNT}:root</Arn>")
+    );
+
+    // A configured root key replaces the generated one.
+    let mut config = f.config.clone();
+    config.root_access_key = Some((
+        "AKIAIOSFODNN7EXAMPLE".into(),
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into(),
+    ));
+    let third = Sts::open(f.store.clone(), config.clone()).await.unwrap();
+    assert_eq!(third.root_credentials().0, "AKIAIOSFODNN7EXAMPLE");
+    let fourth = Sts::open(f.store.clone(), StsConfig::new(ACCOUNT)).await.unwrap();
+    assert_eq!(fourth.root_credentials().0, "AKIAIOSFODNN7EXAMPLE");
+    assert!(fourth.resolve(&root_id, None, now()).await.is_err());
+}
+
+use irsa_sts::StsConfig;
+
+#[tokio::test]
+async fn session_tags_and_source_identity_from_the_token() {
+    let f = Fixture::new().await;
+    let claims = |ns: &str| {
+        serde_json::json!({
+            "iss": f.issuer, "sub": format!("system:serviceaccount:{ns}:default-editor"),
+            "aud": ["sts.amazonaws.com"], "exp": now() + 600, "iat": now(),
+            "amr": ["pwd", "mfa"],
+            "https://aws.amazon.com/tags": {
+                "principal_tags": {"kubeflow-namespace": [ns]},
+                "transitive_tag_keys": ["kubeflow-namespace"]
+            },
+            "https://aws.amazon.com/source_identity": "alice"
+        })
+    };
+    let token = sign_claims(&f.key, &claims("team-a")).unwrap();
+    // Trust without sts:TagSession: refused, and the message names the action.
+    f.role("no-tags", &f.trust("team-a", "default-editor"), &[]).await;
+    let e = f.web_identity("no-tags", &token, &[]).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::AccessDenied);
+    assert!(
+        e.message
+            .starts_with("Not authorized to perform sts:TagSession (irsa: "),
+        "{}",
+        e.message
+    );
+
+    let trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Federated":"{}"}},"Action":["sts:AssumeRoleWithWebIdentity","sts:TagSession","sts:SetSourceIdentity"],"Condition":{{"StringEquals":{{"{p}:sub":"system:serviceaccount:team-a:default-editor"}},"ForAnyValue:StringEquals":{{"{p}:amr":"mfa"}}}}}}]}}"#,
+        f.provider_arn,
+        p = f.prefix
+    );
+    let home = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::kf/home/${aws:PrincipalTag/kubeflow-namespace}/*"}]}"#;
+    f.role("tagged", &trust, &[("home", home)]).await;
+    let xml = f.web_identity("tagged", &token, &[]).await.unwrap();
+    assert_eq!(element(&xml, "SourceIdentity"), "alice");
+    let (akid, _, session_token) = credentials(&xml);
+    let (caller, _) = f.sts.resolve(&akid, Some(&session_token), now()).await.unwrap();
+    f.sts
+        .authorize(
+            &caller,
+            "s3:GetObject",
+            "arn:aws:s3:::kf/home/team-a/model.pt",
+            &info(),
+            now(),
+        )
+        .await
+        .unwrap();
+    let e = f
+        .sts
+        .authorize(
+            &caller,
+            "s3:GetObject",
+            "arn:aws:s3:::kf/home/team-b/model.pt",
+            &info(),
+            now(),
+        )
+        .await
+        .unwrap_err();
+    assert!(e.message.contains("irsa: "), "{}", e.message);
+
+    // Role chaining: tags and source identity carry over; the duration is capped at one hour.
+    let chained_trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:role/tagged"}},"Action":["sts:AssumeRole","sts:TagSession"]}}]}}"#
+    );
+    let mut next = f.role("next", &chained_trust, &[("home", home)]).await;
+    next.max_session_duration = 43200;
+    f.save_role(&next).await;
+    // The caller's role must allow sts:AssumeRole on it? No: a trust policy naming the role
+    // grants directly within the session's limits.
+    let arn = format!("arn:aws:iam::{ACCOUNT}:role/next");
+    let e = f
+        .call_as(
+            "AssumeRole",
+            &[
+                ("RoleArn", arn.as_str()),
+                ("RoleSessionName", "hop"),
+                ("DurationSeconds", "7200"),
+            ],
+            Some(&caller),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.message,
+        "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."
+    );
+    let xml = f
+        .call_as(
+            "AssumeRole",
+            &[("RoleArn", arn.as_str()), ("RoleSessionName", "hop")],
+            Some(&caller),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        element(&xml, "Arn"),
+        format!("arn:aws:sts::{ACCOUNT}:assumed-role/next/hop")
+    );
+    let (akid, _, session_token) = credentials(&xml);
+    let (hop, _) = f.sts.resolve(&akid, Some(&session_token), now()).await.unwrap();
+    let Caller::Session(s) = &hop else { panic!() };
+    assert!(s.chained);
+    assert_eq!(s.source_identity.as_deref(), Some("alice"));
+    assert_eq!(s.tag("kubeflow-namespace"), Some("team-a"));
+    f.sts
+        .authorize(&hop, "s3:GetObject", "arn:aws:s3:::kf/home/team-a/x", &info(), now())
+        .await
+        .unwrap();
+    // A transitive key cannot be overridden down the chain.
+    let e = f
+        .call_as(
+            "AssumeRole",
+            &[
+                ("RoleArn", arn.as_str()),
+                ("RoleSessionName", "hop"),
+                ("Tags.member.1.Key", "kubeflow-namespace"),
+                ("Tags.member.1.Value", "team-b"),
+            ],
+            Some(&caller),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidParameterValue);
+}
+
+#[tokio::test]
+async fn assume_role_as_root_and_unsigned() {
+    let f = Fixture::new().await;
+    let trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"sts:AssumeRole"}}]}}"#
+    );
+    f.role("admin", &trust, &[("s3", S3_ALL)]).await;
+    f.role("web-only", &f.trust("team-a", "default-editor"), &[]).await;
+    let (root_id, _) = f.sts.root_credentials();
+    let (root, _) = f.sts.resolve(&root_id, None, now()).await.unwrap();
+    let arn = format!("arn:aws:iam::{ACCOUNT}:role/admin");
+    let xml = f
+        .call_as(
+            "AssumeRole",
+            &[("RoleArn", arn.as_str()), ("RoleSessionName", "ops")],
+            Some(&root),
+        )
+        .await
+        .unwrap();
+    assert_eq!(element(&xml, "AssumedRoleId"), "AROAADMIN000000000000:ops");
+    let (akid, _, session_token) = credentials(&xml);
+    let (admin, _) = f.sts.resolve(&akid, Some(&session_token), now()).await.unwrap();
+    let Caller::Session(s) = &admin else { panic!() };
+    assert!(!s.chained);
+
+    // A role whose trust only names the web identity provider refuses root.
+    let web = format!("arn:aws:iam::{ACCOUNT}:role/web-only");
+    let e = f
+        .call_as(
+            "AssumeRole",
+            &[("RoleArn", web.as_str()), ("RoleSessionName", "ops")],
+            Some(&root),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::AccessDenied);
+    assert!(
+        e.message.starts_with(&format!(
+            "User: arn:aws:iam::{ACCOUNT}:root is not authorized to perform: sts:AssumeRole on resource: {web} (irsa: "
+        )),
+        "{}",
+        e.message
+    );
+    // Signed actions need a caller.
+    let e = f
+        .call("AssumeRole", &[("RoleArn", arn.as_str()), ("RoleSessionName", "ops")])
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::MissingAuthenticationToken);
+    let e = f.call("GetCallerIdentity", &[]).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::MissingAuthenticationToken);
+    let e = f.call("GetSessionToken", &[]).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidAction);
+}
