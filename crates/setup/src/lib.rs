@@ -9,5 +9,10 @@
 #![warn(missing_docs)]
 
 mod config;
+mod plan;
 
 pub use config::{ConfigError, ParsedConfig, ServiceAccountRef, SetupConfig, parse_config};
+pub use plan::{
+    CLUSTER_TAG, CONTROLLER_POLICY_NAME, MANAGED_BY_TAG, Plan, PlanError, ProviderPlan, RolePlan, STS_AUDIENCE, Target,
+    plan, profile_controller_policy,
+};
