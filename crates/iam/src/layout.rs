@@ -61,7 +61,7 @@ pub fn store_failure(e: &irsa_store::Error) -> AwsError {
     )
 }
 
-fn decode<T: DeserializeOwned>(key: &str, e: Entry) -> Result<(T, u64), AwsError> {
+pub(crate) fn decode<T: DeserializeOwned>(key: &str, e: Entry) -> Result<(T, u64), AwsError> {
     serde_json::from_slice(&e.value).map(|v| (v, e.revision)).map_err(|_| {
         AwsError::new(
             ErrorCode::ServiceFailure,
@@ -70,7 +70,7 @@ fn decode<T: DeserializeOwned>(key: &str, e: Entry) -> Result<(T, u64), AwsError
     })
 }
 
-async fn get<S: Store, T: DeserializeOwned>(store: &S, key: &str) -> Result<Option<(T, u64)>, AwsError> {
+pub(crate) async fn get<S: Store, T: DeserializeOwned>(store: &S, key: &str) -> Result<Option<(T, u64)>, AwsError> {
     match store.get(key).await.map_err(|e| store_failure(&e))? {
         Some(e) => decode(key, e).map(Some),
         None => Ok(None),

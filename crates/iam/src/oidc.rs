@@ -1,0 +1,319 @@
+//! OIDC identity provider actions.
+
+use crate::entities::{OidcProvider, write_tags};
+use crate::layout::{self, OIDC_PROVIDERS};
+use crate::names::{MAX_TAGS, merge_tags, oidc_provider_arn};
+use crate::service::{Iam, check_new_tags, conflict, no_such, paging, tag_keys, tag_params, tags_page, to_json, xml};
+use irsa_aws_query::{AwsError, ErrorCode, QueryParams, TEXT_PATTERN, Validator};
+use irsa_store::{Compare, Store, Txn};
+
+/// Most client ids per provider.
+pub const MAX_CLIENT_IDS: usize = 100;
+/// Most thumbprints per provider.
+pub const MAX_THUMBPRINTS: usize = 5;
+/// Most OIDC providers per account.
+pub const MAX_PROVIDERS: usize = 100;
+
+fn invalid_url() -> AwsError {
+    AwsError::new(ErrorCode::ValidationError, "Invalid Open ID Connect Provider URL")
+}
+
+/// The provider URL without `https://`, if IAM accepts it: https only, a
+/// host, no port, query, fragment or user info.
+pub fn check_provider_url(url: &str) -> Result<&str, AwsError> {
+    let rest = url.strip_prefix("https://").ok_or_else(invalid_url)?;
+    let host = rest.split('/').next().unwrap_or_default();
+    let bad = rest.is_empty()
+        || host.is_empty()
+        || host.contains(':')
+        || host.contains('@')
+        || rest.contains('?')
+        || rest.contains('#')
+        || rest.chars().any(|c| c.is_whitespace() || c.is_control());
+    if bad { Err(invalid_url()) } else { Ok(rest) }
+}
+
+fn not_found(arn: &str) -> AwsError {
+    no_such(format!("OpenIDConnect Provider not found for arn {arn}"))
+}
+
+fn check_thumbprints(v: &mut Validator<'_>, list: &[&str]) {
+    for (i, t) in list.iter().enumerate() {
+        let name = format!("ThumbprintList.member.{}", i + 1);
+        if t.chars().count() != 40 {
+            v.failure(Some(t), &name, "Member must have length 40");
+        } else if !t.chars().all(|c| c.is_ascii_hexdigit()) {
+            v.failure(
+                Some(t),
+                &name,
+                "Member must satisfy regular expression pattern: [0-9a-fA-F]{40}",
+            );
+        }
+    }
+}
+
+fn check_client_ids(v: &mut Validator<'_>, list: &[&str]) {
+    for (i, c) in list.iter().enumerate() {
+        let name = format!("ClientIDList.member.{}", i + 1);
+        let n = c.chars().count();
+        if n == 0 || n > 255 {
+            v.failure(Some(c), &name, "Member must have length between 1 and 255");
+        }
+    }
+}
+
+fn limit(quota: &str, n: usize) -> AwsError {
+    AwsError::new(
+        ErrorCode::LimitExceeded,
+        format!("Cannot exceed quota for {quota}: {n}"),
+    )
+}
+
+impl<S: Store> Iam<S> {
+    fn provider_arn_param<'a>(&self, params: &'a QueryParams) -> Result<&'a str, AwsError> {
+        let mut v = Validator::new(params);
+        let arn = v.string("OpenIDConnectProviderArn", true, 20, 2048, Some(TEXT_PATTERN));
+        v.finish()?;
+        arn.ok_or_else(|| not_found(""))
+    }
+
+    fn provider_key_checked(&self, arn: &str) -> Result<String, AwsError> {
+        self.oidc_key(arn).ok_or_else(|| not_found(arn))
+    }
+
+    pub(crate) async fn create_oidc_provider(
+        &self,
+        params: &QueryParams,
+        now: i64,
+    ) -> Result<Option<String>, AwsError> {
+        let mut v = Validator::new(params);
+        let url = v.string("Url", true, 1, 255, None);
+        let client_ids = params.list("ClientIDList", None)?;
+        let thumbprints = params.list("ThumbprintList", None)?;
+        check_client_ids(&mut v, &client_ids);
+        check_thumbprints(&mut v, &thumbprints);
+        let tags = tag_params(params)?;
+        v.finish()?;
+        let url = url.ok_or_else(invalid_url)?;
+        let host_path = check_provider_url(url)?;
+        if client_ids.len() > MAX_CLIENT_IDS {
+            return Err(limit("ClientIdsPerOpenIdConnectProvider", MAX_CLIENT_IDS));
+        }
+        if thumbprints.len() > MAX_THUMBPRINTS {
+            return Err(limit("ThumbprintsPerOpenIdConnectProvider", MAX_THUMBPRINTS));
+        }
+        if tags.len() > MAX_TAGS {
+            return Err(AwsError::new(
+                ErrorCode::LimitExceeded,
+                format!("The number of tags has reached the maximum limit of {MAX_TAGS}."),
+            ));
+        }
+        let tags = check_new_tags(&tags)?;
+        let mut ids: Vec<String> = Vec::new();
+        for c in client_ids {
+            if !ids.iter().any(|x| x == c) {
+                ids.push(c.to_owned());
+            }
+        }
+        let mut tps: Vec<String> = Vec::new();
+        for t in thumbprints {
+            if !tps.iter().any(|x| x.eq_ignore_ascii_case(t)) {
+                tps.push(t.to_owned());
+            }
+        }
+        let existing = self
+            .store
+            .list(OIDC_PROVIDERS, None, MAX_PROVIDERS)
+            .await
+            .map_err(|e| layout::store_failure(&e))?;
+        if existing.entries.len() >= MAX_PROVIDERS {
+            return Err(limit("OpenIdConnectProvidersPerAccount", MAX_PROVIDERS));
+        }
+        let provider = OidcProvider {
+            url: host_path.to_owned(),
+            arn: oidc_provider_arn(&self.partition, &self.account, host_path),
+            client_ids: ids,
+            thumbprints: tps,
+            tags,
+            create_date: now,
+        };
+        let key = layout::oidc_provider_key(host_path);
+        let txn = Txn::new()
+            .when(Compare::absent(key.clone()))
+            .put(key, to_json(&provider)?);
+        if !self.commit(txn).await? {
+            return Err(AwsError::new(
+                ErrorCode::EntityAlreadyExists,
+                format!("Provider with url {url} already exists."),
+            ));
+        }
+        Ok(xml(|w| {
+            w.element("OpenIDConnectProviderArn", &provider.arn);
+            if !provider.tags.is_empty() {
+                write_tags(w, &provider.tags);
+            }
+        }))
+    }
+
+    pub(crate) async fn get_oidc_provider(&self, params: &QueryParams) -> Result<Option<String>, AwsError> {
+        let arn = self.provider_arn_param(params)?;
+        let key = self.provider_key_checked(arn)?;
+        let Some((p, _)) = layout::get::<S, OidcProvider>(&self.store, &key).await? else {
+            return Err(not_found(arn));
+        };
+        Ok(xml(|w| p.write_xml(w)))
+    }
+
+    pub(crate) async fn list_oidc_providers(&self) -> Result<Option<String>, AwsError> {
+        let (all, _) = self
+            .page::<OidcProvider>(OIDC_PROVIDERS, None, usize::MAX - 1, |_| true)
+            .await?;
+        Ok(xml(|w| {
+            w.list("OpenIDConnectProviderList", &all, |w, p| {
+                w.element("Arn", &p.arn);
+            });
+        }))
+    }
+
+    pub(crate) async fn delete_oidc_provider(&self, params: &QueryParams) -> Result<Option<String>, AwsError> {
+        let arn = self.provider_arn_param(params)?;
+        let key = self.provider_key_checked(arn)?;
+        for _ in 0..crate::service::ATTEMPTS {
+            let Some((_, rev)) = layout::get::<S, OidcProvider>(&self.store, &key).await? else {
+                return Err(not_found(arn));
+            };
+            if self
+                .commit(Txn::new().when(Compare::revision(key.clone(), rev)).delete(key.clone()))
+                .await?
+            {
+                return Ok(None);
+            }
+        }
+        Err(conflict())
+    }
+
+    pub(crate) async fn add_client_id(&self, params: &QueryParams) -> Result<Option<String>, AwsError> {
+        let mut v = Validator::new(params);
+        let arn = v.string("OpenIDConnectProviderArn", true, 20, 2048, Some(TEXT_PATTERN));
+        let client = v.string("ClientID", true, 1, 255, None);
+        v.finish()?;
+        let (Some(arn), Some(client)) = (arn, client) else {
+            return Err(not_found(""));
+        };
+        let key = self.provider_key_checked(arn)?;
+        self.update::<OidcProvider, _>(
+            &key,
+            || not_found(arn),
+            |p| {
+                if p.client_ids.iter().any(|c| c == client) {
+                    return Ok(false);
+                }
+                if p.client_ids.len() >= MAX_CLIENT_IDS {
+                    return Err(limit("ClientIdsPerOpenIdConnectProvider", MAX_CLIENT_IDS));
+                }
+                p.client_ids.push(client.to_owned());
+                Ok(true)
+            },
+        )
+        .await?;
+        Ok(None)
+    }
+
+    pub(crate) async fn remove_client_id(&self, params: &QueryParams) -> Result<Option<String>, AwsError> {
+        let mut v = Validator::new(params);
+        let arn = v.string("OpenIDConnectProviderArn", true, 20, 2048, Some(TEXT_PATTERN));
+        let client = v.string("ClientID", true, 1, 255, None);
+        v.finish()?;
+        let (Some(arn), Some(client)) = (arn, client) else {
+            return Err(not_found(""));
+        };
+        let key = self.provider_key_checked(arn)?;
+        self.update::<OidcProvider, _>(
+            &key,
+            || not_found(arn),
+            |p| {
+                let before = p.client_ids.len();
+                p.client_ids.retain(|c| c != client);
+                Ok(p.client_ids.len() != before)
+            },
+        )
+        .await?;
+        Ok(None)
+    }
+
+    pub(crate) async fn update_thumbprints(&self, params: &QueryParams) -> Result<Option<String>, AwsError> {
+        let mut v = Validator::new(params);
+        let arn = v.string("OpenIDConnectProviderArn", true, 20, 2048, Some(TEXT_PATTERN));
+        let list = params.list("ThumbprintList", None)?;
+        check_thumbprints(&mut v, &list);
+        v.finish()?;
+        let Some(arn) = arn else { return Err(not_found("")) };
+        if list.len() > MAX_THUMBPRINTS {
+            return Err(limit("ThumbprintsPerOpenIdConnectProvider", MAX_THUMBPRINTS));
+        }
+        let mut tps: Vec<String> = Vec::new();
+        for t in list {
+            if !tps.iter().any(|x| x.eq_ignore_ascii_case(t)) {
+                tps.push(t.to_owned());
+            }
+        }
+        let key = self.provider_key_checked(arn)?;
+        self.update::<OidcProvider, _>(
+            &key,
+            || not_found(arn),
+            |p| {
+                p.thumbprints = tps.clone();
+                Ok(true)
+            },
+        )
+        .await?;
+        Ok(None)
+    }
+
+    pub(crate) async fn tag_oidc_provider(&self, params: &QueryParams) -> Result<Option<String>, AwsError> {
+        let arn = self.provider_arn_param(params)?;
+        let tags = tag_params(params)?;
+        check_new_tags(&tags)?;
+        let key = self.provider_key_checked(arn)?;
+        self.update::<OidcProvider, _>(
+            &key,
+            || not_found(arn),
+            |p| {
+                p.tags = merge_tags(&p.tags, &tags)?;
+                Ok(true)
+            },
+        )
+        .await?;
+        Ok(None)
+    }
+
+    pub(crate) async fn untag_oidc_provider(&self, params: &QueryParams) -> Result<Option<String>, AwsError> {
+        let arn = self.provider_arn_param(params)?;
+        let keys = tag_keys(params)?;
+        let key = self.provider_key_checked(arn)?;
+        self.update::<OidcProvider, _>(
+            &key,
+            || not_found(arn),
+            |p| {
+                let before = p.tags.len();
+                p.tags.retain(|t| !keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
+                Ok(p.tags.len() != before)
+            },
+        )
+        .await?;
+        Ok(None)
+    }
+
+    pub(crate) async fn list_oidc_provider_tags(&self, params: &QueryParams) -> Result<Option<String>, AwsError> {
+        let mut v = Validator::new(params);
+        let arn = v.string("OpenIDConnectProviderArn", true, 20, 2048, Some(TEXT_PATTERN));
+        let (marker, max) = paging(&mut v);
+        v.finish()?;
+        let Some(arn) = arn else { return Err(not_found("")) };
+        let key = self.provider_key_checked(arn)?;
+        let Some((p, _)) = layout::get::<S, OidcProvider>(&self.store, &key).await? else {
+            return Err(not_found(arn));
+        };
+        tags_page(&p.tags, marker, max)
+    }
+}

@@ -1,0 +1,420 @@
+//! Role and inline-policy action sequences against an in-memory store.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use irsa_aws_query::ErrorCode;
+use irsa_iam::layout;
+
+#[tokio::test]
+async fn create_get_update_delete_a_role() {
+    let iam = iam();
+    let xml = ok(
+        &iam,
+        "CreateRole",
+        &[
+            ("RoleName", "KF-User"),
+            ("Path", "/kf/"),
+            ("AssumeRolePolicyDocument", TRUST),
+            ("Description", "a role"),
+            ("MaxSessionDuration", "7200"),
+            ("Tags.member.1.Key", "team"),
+            ("Tags.member.1.Value", "ml"),
+        ],
+    )
+    .await;
+    assert_eq!(el(&xml, "Arn"), "arn:aws:iam::111122223333:role/kf/KF-User");
+    let id = el(&xml, "RoleId");
+    assert!(id.starts_with("AROA") && id.len() == 21, "{id}");
+    assert_eq!(el(&xml, "CreateDate"), "2023-11-14T22:13:20Z");
+    assert_eq!(el(&xml, "MaxSessionDuration"), "7200");
+    assert_eq!(
+        el(&xml, "AssumeRolePolicyDocument"),
+        irsa_aws_query::url_encode_policy(TRUST)
+    );
+
+    // Names are case-insensitive: the same role by another spelling, and no second one.
+    let got = ok(&iam, "GetRole", &[("RoleName", "kf-user")]).await;
+    assert_eq!(el(&got, "RoleName"), "KF-User");
+    assert_eq!(el(&got, "Value"), "ml");
+    let msg = err(
+        &iam,
+        "CreateRole",
+        &[("RoleName", "kf-USER"), ("AssumeRolePolicyDocument", TRUST)],
+        ErrorCode::EntityAlreadyExists,
+    )
+    .await;
+    assert_eq!(msg, "Role with name kf-USER already exists.");
+
+    // The id index leads back to the role (the STS reads it).
+    let idx = irsa_store::Store::get(iam.store(), &layout::role_id_key(&id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(idx.value, b"kf-user");
+
+    assert_eq!(
+        ok(
+            &iam,
+            "UpdateRole",
+            &[("RoleName", "KF-User"), ("MaxSessionDuration", "43200")]
+        )
+        .await,
+        ""
+    );
+    let updated = ok(
+        &iam,
+        "UpdateRoleDescription",
+        &[("RoleName", "KF-User"), ("Description", "new words")],
+    )
+    .await;
+    assert_eq!(el(&updated, "Description"), "new words");
+    assert_eq!(el(&updated, "MaxSessionDuration"), "43200");
+    let trust2 = TRUST.replace("ns:sa", "ns:other");
+    ok(
+        &iam,
+        "UpdateAssumeRolePolicy",
+        &[("RoleName", "KF-User"), ("PolicyDocument", &trust2)],
+    )
+    .await;
+    let got = ok(&iam, "GetRole", &[("RoleName", "KF-User")]).await;
+    assert_eq!(
+        el(&got, "AssumeRolePolicyDocument"),
+        irsa_aws_query::url_encode_policy(&trust2)
+    );
+
+    ok(&iam, "DeleteRole", &[("RoleName", "kf-user")]).await;
+    let msg = err(&iam, "GetRole", &[("RoleName", "KF-User")], ErrorCode::NoSuchEntity).await;
+    assert_eq!(msg, "The role with name KF-User cannot be found.");
+    assert!(
+        irsa_store::Store::get(iam.store(), &layout::role_id_key(&id))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    err(&iam, "DeleteRole", &[("RoleName", "KF-User")], ErrorCode::NoSuchEntity).await;
+}
+
+#[tokio::test]
+async fn list_roles_pages_and_filters_by_path() {
+    let iam = iam();
+    for i in 0..7 {
+        let path = if i % 2 == 0 { "/even/" } else { "/" };
+        ok(
+            &iam,
+            "CreateRole",
+            &[
+                ("RoleName", &format!("r{i}")),
+                ("Path", path),
+                ("AssumeRolePolicyDocument", TRUST),
+            ],
+        )
+        .await;
+    }
+    let mut names = Vec::new();
+    let mut marker: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let mut p = vec![("MaxItems", "3")];
+        if let Some(m) = &marker {
+            p.push(("Marker", m));
+        }
+        let xml = ok(&iam, "ListRoles", &p).await;
+        pages += 1;
+        names.extend(all(&xml, "RoleName"));
+        if el(&xml, "IsTruncated") == "true" {
+            marker = Some(el(&xml, "Marker"));
+        } else {
+            assert!(all(&xml, "Marker").is_empty());
+            break;
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(names, ["r0", "r1", "r2", "r3", "r4", "r5", "r6"]);
+    let even = ok(&iam, "ListRoles", &[("PathPrefix", "/even/"), ("MaxItems", "2")]).await;
+    assert_eq!(all(&even, "RoleName"), ["r0", "r2"]);
+    assert_eq!(el(&even, "IsTruncated"), "true");
+    let rest = ok(
+        &iam,
+        "ListRoles",
+        &[("PathPrefix", "/even/"), ("Marker", &el(&even, "Marker"))],
+    )
+    .await;
+    assert_eq!(all(&rest, "RoleName"), ["r4", "r6"]);
+    // ListRoles leaves tags out, as IAM does.
+    assert!(!rest.contains("<Tags>"));
+}
+
+#[tokio::test]
+async fn bad_inputs_get_the_right_code_and_message() {
+    let iam = iam();
+    let msg = err(
+        &iam,
+        "CreateRole",
+        &[("AssumeRolePolicyDocument", TRUST)],
+        ErrorCode::ValidationError,
+    )
+    .await;
+    assert_eq!(
+        msg,
+        "1 validation error detected: Value null at 'roleName' failed to satisfy constraint: Member must not be null"
+    );
+    let msg = err(
+        &iam,
+        "CreateRole",
+        &[
+            ("RoleName", "a b"),
+            ("AssumeRolePolicyDocument", TRUST),
+            ("MaxSessionDuration", "100"),
+        ],
+        ErrorCode::ValidationError,
+    )
+    .await;
+    assert!(
+        msg.starts_with("2 validation errors detected: Value 'a b' at 'roleName'"),
+        "{msg}"
+    );
+    assert!(msg.contains("Value '100' at 'maxSessionDuration' failed to satisfy constraint: Member must have value greater than or equal to 3600"), "{msg}");
+    let long = "r".repeat(65);
+    err(
+        &iam,
+        "CreateRole",
+        &[("RoleName", &long), ("AssumeRolePolicyDocument", TRUST)],
+        ErrorCode::ValidationError,
+    )
+    .await;
+    err(
+        &iam,
+        "CreateRole",
+        &[("RoleName", "r"), ("Path", "nope"), ("AssumeRolePolicyDocument", TRUST)],
+        ErrorCode::ValidationError,
+    )
+    .await;
+    // Trust policies: malformed, wrong kind, too big.
+    err(
+        &iam,
+        "CreateRole",
+        &[("RoleName", "r"), ("AssumeRolePolicyDocument", "{")],
+        ErrorCode::MalformedPolicyDocument,
+    )
+    .await;
+    err(
+        &iam,
+        "CreateRole",
+        &[("RoleName", "r"), ("AssumeRolePolicyDocument", READ)],
+        ErrorCode::MalformedPolicyDocument,
+    )
+    .await;
+    let big = TRUST.replace("system:serviceaccount:ns:sa", &"x".repeat(2100));
+    let msg = err(
+        &iam,
+        "CreateRole",
+        &[("RoleName", "r"), ("AssumeRolePolicyDocument", &big)],
+        ErrorCode::LimitExceeded,
+    )
+    .await;
+    assert_eq!(msg, "Cannot exceed quota for ACLSizePerRole: 2048");
+    // A boundary that does not exist.
+    let msg = err(
+        &iam,
+        "CreateRole",
+        &[
+            ("RoleName", "r"),
+            ("AssumeRolePolicyDocument", TRUST),
+            ("PermissionsBoundary", "arn:aws:iam::111122223333:policy/none"),
+        ],
+        ErrorCode::NoSuchEntity,
+    )
+    .await;
+    assert_eq!(
+        msg,
+        "Scope ARN: arn:aws:iam::111122223333:policy/none does not exist or is not attachable."
+    );
+    // Nothing was created on the way.
+    assert!(all(&ok(&iam, "ListRoles", &[]).await, "RoleName").is_empty());
+    let msg = err(&iam, "CreateUser", &[], ErrorCode::InvalidAction).await;
+    assert_eq!(msg, "Could not find operation CreateUser for version 2010-05-08");
+    err(&iam, "ListRoles", &[("MaxItems", "0")], ErrorCode::ValidationError).await;
+    err(&iam, "ListRoles", &[("MaxItems", "x")], ErrorCode::ValidationError).await;
+    err(&iam, "UpdateRole", &[("RoleName", "ghost")], ErrorCode::NoSuchEntity).await;
+    err(
+        &iam,
+        "CreateRole",
+        &[
+            ("RoleName", "r"),
+            ("AssumeRolePolicyDocument", TRUST),
+            ("Tags.member.1.Key", "aws:x"),
+            ("Tags.member.1.Value", "v"),
+        ],
+        ErrorCode::InvalidInput,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn tags_on_roles() {
+    let iam = iam();
+    role(&iam, "r").await;
+    ok(
+        &iam,
+        "TagRole",
+        &[
+            ("RoleName", "r"),
+            ("Tags.member.1.Key", "a"),
+            ("Tags.member.1.Value", "1"),
+            ("Tags.member.2.Key", "b"),
+            ("Tags.member.2.Value", "2"),
+        ],
+    )
+    .await;
+    ok(
+        &iam,
+        "TagRole",
+        &[
+            ("RoleName", "r"),
+            ("Tags.member.1.Key", "A"),
+            ("Tags.member.1.Value", "3"),
+        ],
+    )
+    .await;
+    let xml = ok(&iam, "ListRoleTags", &[("RoleName", "r"), ("MaxItems", "1")]).await;
+    assert_eq!(all(&xml, "Key"), ["A"]);
+    assert_eq!(el(&xml, "IsTruncated"), "true");
+    let xml2 = ok(
+        &iam,
+        "ListRoleTags",
+        &[("RoleName", "r"), ("Marker", &el(&xml, "Marker"))],
+    )
+    .await;
+    assert_eq!(all(&xml2, "Key"), ["b"]);
+    ok(&iam, "UntagRole", &[("RoleName", "r"), ("TagKeys.member.1", "a")]).await;
+    let xml = ok(&iam, "ListRoleTags", &[("RoleName", "r")]).await;
+    assert_eq!(all(&xml, "Key"), ["b"]);
+    let many: Vec<(String, String)> = (0..50)
+        .map(|i| (format!("Tags.member.{}.Key", i + 1), format!("k{i}")))
+        .collect();
+    let mut p: Vec<(String, String)> = many.clone();
+    p.extend((0..50).map(|i| (format!("Tags.member.{}.Value", i + 1), String::new())));
+    p.push(("RoleName".into(), "r".into()));
+    let refs: Vec<(&str, &str)> = p.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    err(&iam, "TagRole", &refs, ErrorCode::LimitExceeded).await;
+}
+
+#[tokio::test]
+async fn inline_policies_and_the_aggregate_size() {
+    let iam = iam_with(irsa_policy::Limits {
+        inline: 300,
+        ..Default::default()
+    });
+    role(&iam, "r").await;
+    ok(
+        &iam,
+        "PutRolePolicy",
+        &[("RoleName", "r"), ("PolicyName", "read"), ("PolicyDocument", READ)],
+    )
+    .await;
+    let xml = ok(&iam, "GetRolePolicy", &[("RoleName", "r"), ("PolicyName", "read")]).await;
+    assert_eq!(el(&xml, "PolicyDocument"), irsa_aws_query::url_encode_policy(READ));
+    assert_eq!(el(&xml, "RoleName"), "r");
+    // Replacing a policy counts only the new document.
+    ok(
+        &iam,
+        "PutRolePolicy",
+        &[("RoleName", "r"), ("PolicyName", "read"), ("PolicyDocument", READ)],
+    )
+    .await;
+    ok(
+        &iam,
+        "PutRolePolicy",
+        &[("RoleName", "r"), ("PolicyName", "read2"), ("PolicyDocument", READ)],
+    )
+    .await;
+    let msg = err(
+        &iam,
+        "PutRolePolicy",
+        &[("RoleName", "r"), ("PolicyName", "read3"), ("PolicyDocument", READ)],
+        ErrorCode::LimitExceeded,
+    )
+    .await;
+    assert_eq!(msg, "Maximum policy size of 300 bytes exceeded for role r");
+    let list = ok(&iam, "ListRolePolicies", &[("RoleName", "r"), ("MaxItems", "1")]).await;
+    assert_eq!(all(&list, "member"), ["read"]);
+    assert_eq!(el(&list, "Marker"), "read");
+    let list = ok(&iam, "ListRolePolicies", &[("RoleName", "r"), ("Marker", "read")]).await;
+    assert_eq!(all(&list, "member"), ["read2"]);
+    assert_eq!(el(&list, "IsTruncated"), "false");
+    // Identity policies need a Resource and no Principal.
+    err(
+        &iam,
+        "PutRolePolicy",
+        &[("RoleName", "r"), ("PolicyName", "p"), ("PolicyDocument", TRUST)],
+        ErrorCode::MalformedPolicyDocument,
+    )
+    .await;
+    err(
+        &iam,
+        "PutRolePolicy",
+        &[("RoleName", "ghost"), ("PolicyName", "p"), ("PolicyDocument", READ)],
+        ErrorCode::NoSuchEntity,
+    )
+    .await;
+    // Inline policies block deletion.
+    let msg = err(&iam, "DeleteRole", &[("RoleName", "r")], ErrorCode::DeleteConflict).await;
+    assert_eq!(msg, "Cannot delete entity, must delete policies first.");
+    ok(&iam, "DeleteRolePolicy", &[("RoleName", "r"), ("PolicyName", "read")]).await;
+    let msg = err(
+        &iam,
+        "DeleteRolePolicy",
+        &[("RoleName", "r"), ("PolicyName", "read")],
+        ErrorCode::NoSuchEntity,
+    )
+    .await;
+    assert_eq!(msg, "The role policy with name read cannot be found.");
+    err(
+        &iam,
+        "GetRolePolicy",
+        &[("RoleName", "r"), ("PolicyName", "read")],
+        ErrorCode::NoSuchEntity,
+    )
+    .await;
+    ok(&iam, "DeleteRolePolicy", &[("RoleName", "r"), ("PolicyName", "read2")]).await;
+    ok(&iam, "DeleteRole", &[("RoleName", "r")]).await;
+}
+
+#[tokio::test]
+async fn resource_arns_for_authorization() {
+    let iam = iam();
+    ok(
+        &iam,
+        "CreateRole",
+        &[("RoleName", "r"), ("Path", "/kf/"), ("AssumeRolePolicyDocument", TRUST)],
+    )
+    .await;
+    assert_eq!(
+        iam.resource_arn("GetRole", &params(&[("RoleName", "R")])).await,
+        "arn:aws:iam::111122223333:role/kf/r"
+    );
+    assert_eq!(
+        iam.resource_arn("CreateRole", &params(&[("RoleName", "n"), ("Path", "/a/")]))
+            .await,
+        "arn:aws:iam::111122223333:role/a/n"
+    );
+    assert_eq!(
+        iam.resource_arn(
+            "GetPolicy",
+            &params(&[("PolicyArn", "arn:aws:iam::111122223333:policy/p")])
+        )
+        .await,
+        "arn:aws:iam::111122223333:policy/p"
+    );
+    assert_eq!(
+        iam.resource_arn(
+            "CreateOpenIDConnectProvider",
+            &params(&[("Url", "https://oidc.example.com/x")])
+        )
+        .await,
+        "arn:aws:iam::111122223333:oidc-provider/oidc.example.com/x"
+    );
+    assert_eq!(iam.resource_arn("ListRoles", &params(&[])).await, "*");
+}
