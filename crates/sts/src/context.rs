@@ -288,3 +288,194 @@ pub fn session_context(s: &SessionClaims, role_tags: &[Tag], info: &RequestInfo,
 pub fn amr_values(claims: &Claims) -> Vec<String> {
     strings(claims.get("amr"))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use irsa_oidc::{Curve, KeySpec, SigningKey};
+
+    fn claims(json: serde_json::Value) -> Claims {
+        let key = SigningKey::generate(KeySpec::Ec(Curve::P256)).unwrap();
+        let token = irsa_oidc::token::sign_claims(&key, &json).unwrap();
+        irsa_oidc::token::decode(&token, 20_000).unwrap().claims
+    }
+
+    fn info() -> RequestInfo {
+        RequestInfo {
+            source_ip: Some("192.0.2.1".parse().unwrap()),
+            secure_transport: true,
+            user_agent: Some("boto3".into()),
+            region: "eu-west-1".into(),
+        }
+    }
+
+    fn values(ctx: &Context, key: &str) -> Option<(Vec<String>, bool)> {
+        ctx.get(key).map(|e| (e.values.clone(), e.multivalued))
+    }
+
+    fn one(v: &str) -> Option<(Vec<String>, bool)> {
+        Some((vec![v.to_owned()], false))
+    }
+
+    #[test]
+    fn web_identity_keys() {
+        let c = claims(serde_json::json!({
+            "iss": "https://oidc.example.com/id/ABC", "sub": "system:serviceaccount:team-a:default-editor",
+            "aud": ["other", "sts.amazonaws.com"], "exp": 2_000_000_000, "amr": ["pwd", "mfa"], "azp": "client-1",
+            "email": "a@example.com"
+        }));
+        let data = TokenSessionData {
+            tags: vec![Tag {
+                key: "team".into(),
+                value: "a".into(),
+            }],
+            transitive_tag_keys: vec!["team".into()],
+            has_tags_claim: true,
+            source_identity: Some("alice".into()),
+        };
+        let req = WebIdentityRequest {
+            claims: &c,
+            audience: "sts.amazonaws.com",
+            provider_arn: "arn:aws:iam::111122223333:oidc-provider/oidc.example.com/id/ABC",
+            session_name: "s1",
+            session: &data,
+        };
+        let ctx = web_identity_context(&req, &info(), 1_700_000_000);
+        let p = "oidc.example.com/id/ABC";
+        assert_eq!(
+            values(&ctx, &format!("{p}:sub")),
+            one("system:serviceaccount:team-a:default-editor")
+        );
+        // The matched audience, single-valued.
+        assert_eq!(values(&ctx, &format!("{p}:aud")), one("sts.amazonaws.com"));
+        assert_eq!(
+            values(&ctx, &format!("{p}:amr")),
+            Some((vec!["pwd".into(), "mfa".into()], true))
+        );
+        assert_eq!(values(&ctx, &format!("{p}:azp")), one("client-1"));
+        // Other claims are not condition keys; iss is not one either.
+        assert!(ctx.get(&format!("{p}:email")).is_none());
+        assert!(ctx.get(&format!("{p}:iss")).is_none());
+        assert_eq!(
+            values(&ctx, "aws:FederatedProvider"),
+            one("arn:aws:iam::111122223333:oidc-provider/oidc.example.com/id/ABC")
+        );
+        assert_eq!(values(&ctx, "sts:RoleSessionName"), one("s1"));
+        assert_eq!(values(&ctx, "aws:RequestTag/team"), one("a"));
+        assert_eq!(values(&ctx, "aws:TagKeys"), Some((vec!["team".into()], true)));
+        assert_eq!(values(&ctx, "sts:TransitiveTagKeys"), Some((vec!["team".into()], true)));
+        assert_eq!(values(&ctx, "sts:SourceIdentity"), one("alice"));
+        assert_eq!(values(&ctx, "aws:CurrentTime"), one("2023-11-14T22:13:20Z"));
+        assert_eq!(values(&ctx, "aws:EpochTime"), one("1700000000"));
+        assert_eq!(values(&ctx, "aws:SourceIp"), one("192.0.2.1"));
+        assert_eq!(values(&ctx, "aws:SecureTransport"), one("true"));
+        assert_eq!(values(&ctx, "aws:UserAgent"), one("boto3"));
+        assert_eq!(values(&ctx, "aws:RequestedRegion"), one("eu-west-1"));
+    }
+
+    #[test]
+    fn issuer_prefix_keeps_the_trailing_slash() {
+        assert_eq!(issuer_prefix("https://tenant.auth0.com/"), "tenant.auth0.com/");
+        assert_eq!(issuer_prefix("http://127.0.0.1:8080/x"), "127.0.0.1:8080/x");
+    }
+
+    #[test]
+    fn session_keys_override_role_tags_case_insensitively() {
+        let s = SessionClaims {
+            role_arn: "arn:aws:iam::111122223333:role/kf/r".into(),
+            role_id: "AROAEXAMPLEEXAMPLE123".into(),
+            role_name: "r".into(),
+            session_name: "s".into(),
+            account: "111122223333".into(),
+            partition: "aws".into(),
+            issued: 1_700_000_000,
+            expires: 1_700_003_600,
+            secret_access_key: "x".into(),
+            provider: Some("arn:aws:iam::111122223333:oidc-provider/o.example.com".into()),
+            issuer: Some("https://o.example.com".into()),
+            subject: Some("sub-1".into()),
+            audience: Some("sts.amazonaws.com".into()),
+            amr: vec![],
+            session_policy: None,
+            policy_arns: vec![],
+            tags: vec![Tag {
+                key: "Team".into(),
+                value: "session".into(),
+            }],
+            transitive_tag_keys: vec![],
+            source_identity: Some("alice".into()),
+            chained: false,
+        };
+        let role_tags = vec![
+            Tag {
+                key: "team".into(),
+                value: "role".into(),
+            },
+            Tag {
+                key: "cost".into(),
+                value: "ml".into(),
+            },
+        ];
+        let ctx = session_context(&s, &role_tags, &RequestInfo::default(), 1_700_000_100);
+        assert_eq!(values(&ctx, "aws:PrincipalTag/team"), one("session"));
+        assert_eq!(values(&ctx, "aws:PrincipalTag/cost"), one("ml"));
+        assert_eq!(
+            values(&ctx, "aws:PrincipalArn"),
+            one("arn:aws:iam::111122223333:role/kf/r")
+        );
+        assert_eq!(values(&ctx, "aws:userid"), one("AROAEXAMPLEEXAMPLE123:s"));
+        assert_eq!(values(&ctx, "aws:PrincipalType"), one("AssumedRole"));
+        assert_eq!(values(&ctx, "aws:TokenIssueTime"), one("2023-11-14T22:13:20Z"));
+        assert_eq!(values(&ctx, "aws:SourceIdentity"), one("alice"));
+        assert_eq!(values(&ctx, "o.example.com:sub"), one("sub-1"));
+        assert_eq!(values(&ctx, "aws:SecureTransport"), one("false"));
+        assert!(ctx.get("aws:SourceIp").is_none());
+        assert!(ctx.get("aws:username").is_none());
+    }
+
+    #[test]
+    fn token_tags_follow_aws_rules() {
+        let base = |extra: serde_json::Value| {
+            let mut v =
+                serde_json::json!({"iss": "https://o.example.com", "sub": "s", "aud": "a", "exp": 2_000_000_000});
+            if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
+                o.extend(e);
+            }
+            token_session_data(&claims(v))
+        };
+        let ok = base(serde_json::json!({TAGS_CLAIM: {"principal_tags": {"team": ["a"], "env": "dev"}, "transitive_tag_keys": ["team"]}, SOURCE_IDENTITY_CLAIM: "alice"})).unwrap();
+        assert!(ok.has_tags_claim);
+        assert_eq!(ok.tags.len(), 2);
+        assert_eq!(ok.transitive_tag_keys, vec!["team".to_owned()]);
+        assert_eq!(ok.source_identity.as_deref(), Some("alice"));
+        let none = base(serde_json::json!({})).unwrap();
+        assert_eq!(none, TokenSessionData::default());
+        // Multi-valued tags, a transitive key without its tag, reserved prefix, bad source identity.
+        assert!(base(serde_json::json!({TAGS_CLAIM: {"principal_tags": {"team": ["a", "b"]}}})).is_err());
+        assert!(
+            base(serde_json::json!({TAGS_CLAIM: {"principal_tags": {"team": ["a"]}, "transitive_tag_keys": ["env"]}}))
+                .unwrap_err()
+                .contains("must be included")
+        );
+        assert!(base(serde_json::json!({TAGS_CLAIM: {"principal_tags": {"aws:x": ["a"]}}})).is_err());
+        assert!(base(serde_json::json!({TAGS_CLAIM: "team=a"})).is_err());
+        assert!(base(serde_json::json!({SOURCE_IDENTITY_CLAIM: "a b"})).is_err());
+        assert!(base(serde_json::json!({SOURCE_IDENTITY_CLAIM: 7})).is_err());
+    }
+
+    #[test]
+    fn duplicate_tag_keys_differ_only_in_case() {
+        let t = |k: &str| Tag {
+            key: k.into(),
+            value: "v".into(),
+        };
+        assert_eq!(
+            check_tags(&[t("Team"), t("team")], &[]).unwrap_err(),
+            "Duplicate tag keys found. Please note that Tag keys are case insensitive."
+        );
+        assert!(check_tags(&[t("Team")], &["TEAM".into()]).is_ok());
+        let many: Vec<Tag> = (0..51).map(|i| t(&format!("k{i}"))).collect();
+        assert!(check_tags(&many, &[]).is_err());
+    }
+}

@@ -644,7 +644,12 @@ impl<S: Store> Sts<S> {
         let secure = iss.starts_with("https://") || (self.fetch.allow_http && iss.starts_with("http://"));
         let role_account = parse_role_arn(p.role_arn).map(|(a, _, _)| a);
         let provider = if secure && role_account.as_deref() == Some(self.account.as_str()) {
-            layout::get_oidc_provider(&self.store, &iss).await?
+            // Providers are keyed by their URL without the scheme; an `http://` issuer (allowed
+            // for development only) must have been registered with that scheme.
+            let prefix = crate::context::issuer_prefix(&iss);
+            layout::get_oidc_provider(&self.store, prefix)
+                .await?
+                .filter(|p| p.url == iss || (iss.starts_with("https://") && p.url == prefix))
         } else {
             None
         };
@@ -1074,4 +1079,36 @@ fn missing_auth() -> AwsError {
         ErrorCode::MissingAuthenticationToken,
         "Request is missing Authentication Token",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_size_is_a_rounded_up_percentage() {
+        assert_eq!(packed_policy_size(None, &[], &[]), 0);
+        let policy = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s3:{}","Resource":"*"}}]}}"#,
+            "x".repeat(1900)
+        );
+        let n = packed_policy_size(Some(&policy), &[], &[]);
+        assert!(n > 90 && n <= 100, "{n}");
+        let tags: Vec<Tag> = (0..50)
+            .map(|i| Tag {
+                key: format!("key-{i:03}"),
+                value: "v".repeat(40),
+            })
+            .collect();
+        assert!(packed_policy_size(Some(&policy), &[], &tags) > 100);
+    }
+
+    #[test]
+    fn role_arns_are_checked_for_shape() {
+        assert!(role_arn_shape("arn:aws:iam::111122223333:role/path/x").is_ok());
+        assert_eq!(
+            role_arn_shape("arn::b:::something/test-role").unwrap_err().message,
+            "arn::b:::something/test-role is invalid"
+        );
+    }
 }

@@ -757,3 +757,66 @@ async fn assume_role_as_root_and_unsigned() {
     let e = f.call("GetSessionToken", &[]).await.unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidAction);
 }
+
+#[tokio::test]
+async fn issuer_outage_is_idp_communication_error() {
+    let f = Fixture::new().await;
+    // A provider whose issuer does not answer (nothing listens on the port).
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let prefix = format!("127.0.0.1:{port}");
+    let issuer = format!("https://{prefix}");
+    let provider_arn = format!("arn:aws:iam::{ACCOUNT}:oidc-provider/{prefix}");
+    let provider = irsa_iam::OidcProvider {
+        url: issuer.clone(),
+        arn: provider_arn.clone(),
+        client_ids: vec![AUD.to_owned()],
+        thumbprints: vec![],
+        tags: vec![],
+        create_date: 0,
+    };
+    put(
+        &f.store,
+        &irsa_iam::layout::oidc_provider_key(&prefix),
+        &serde_json::to_vec(&provider).unwrap(),
+    )
+    .await;
+    f.role(
+        "down",
+        &format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Federated":"{provider_arn}"}},"Action":"sts:AssumeRoleWithWebIdentity"}}]}}"#
+        ),
+        &[],
+    )
+    .await;
+    let token = mint_token(&f.key, &TokenParams::new(&issuer, "team-a", "default-editor")).unwrap();
+    let e = f.web_identity("down", &token, &[]).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::IdpCommunicationError, "{}", e.message);
+    assert!(
+        e.message.starts_with(irsa_sts::errors::KEY_RETRIEVAL_MESSAGE),
+        "{}",
+        e.message
+    );
+
+    // Adding a client id to the provider is seen at the next call (no restart).
+    let mut p = TokenParams::new(&f.issuer, "team-a", "default-editor");
+    p.audiences = vec!["vault".into()];
+    let vault = mint_token(&f.key, &p).unwrap();
+    f.role("kf-user", &f.trust("team-a", "default-editor"), &[]).await;
+    let e = f.web_identity("kf-user", &vault, &[]).await.unwrap_err();
+    assert_eq!(e.message, "Incorrect token audience");
+    let key = irsa_iam::layout::oidc_provider_key(&f.prefix);
+    let (mut provider, _) = {
+        let e = irsa_store::Store::get(&f.store, &key).await.unwrap().unwrap();
+        (
+            serde_json::from_slice::<irsa_iam::OidcProvider>(&e.value).unwrap(),
+            e.revision,
+        )
+    };
+    provider.client_ids.push("vault".into());
+    put(&f.store, &key, &serde_json::to_vec(&provider).unwrap()).await;
+    // Now the audience is accepted; the trust policy's aud condition still says no.
+    let e = f.web_identity("kf-user", &vault, &[]).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::AccessDenied, "{}", e.message);
+}
