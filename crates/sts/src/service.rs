@@ -471,6 +471,29 @@ impl<S: Store> Sts<S> {
         Ok((Caller::Session(Box::new(claims)), secret))
     }
 
+    /// A signed request authenticated end to end: the SigV4 authorization is parsed (scope,
+    /// clock skew), the credentials resolved with [`Sts::resolve`] (the session token taken
+    /// from `X-Amz-Security-Token`), and the signature verified with the secret found. Every
+    /// failure is the AWS error to return (`MissingAuthenticationToken`, `IncompleteSignature`,
+    /// `SignatureDoesNotMatch`, `RequestExpired`, `InvalidClientTokenId`, `ExpiredToken`).
+    ///
+    /// # Errors
+    /// As above.
+    pub async fn authenticate(
+        &self,
+        verifier: &irsa_sigv4::Verifier,
+        req: &irsa_sigv4::Request<'_>,
+        now: SystemTime,
+    ) -> Result<(Caller, irsa_sigv4::Verified), AwsError> {
+        let auth = verifier.parse(req, now).map_err(|e| sigv4_error(&e))?;
+        let secs = now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let (caller, secret) = self.resolve(auth.access_key_id(), auth.session_token(), secs).await?;
+        let verified = auth.verify(secret).map_err(|e| sigv4_error(&e))?;
+        Ok((caller, verified))
+    }
+
     /// Runs an STS action and returns the inner XML of `<{Action}Result>` (wrap it with
     /// `irsa_aws_query::response_xml`). `AssumeRoleWithWebIdentity` is unsigned (`caller` is
     /// ignored); `AssumeRole` and `GetCallerIdentity` need a caller and authorize themselves
@@ -1063,6 +1086,16 @@ impl<S: Store> Sts<S> {
         w.opt("SourceIdentity", claims.source_identity.as_deref());
         Ok(w.finish())
     }
+}
+
+/// A SigV4 failure as the AWS error of the same code and message.
+pub fn sigv4_error(e: &irsa_sigv4::Error) -> AwsError {
+    let code = ErrorCode::ALL
+        .iter()
+        .copied()
+        .find(|c| c.code() == e.aws_code())
+        .unwrap_or(ErrorCode::IncompleteSignature);
+    AwsError::new(code, e.message())
 }
 
 /// Whether an Allow statement of the (trust) policy applied to the request.

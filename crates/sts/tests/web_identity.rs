@@ -820,3 +820,102 @@ async fn issuer_outage_is_idp_communication_error() {
     let e = f.web_identity("kf-user", &vault, &[]).await.unwrap_err();
     assert_eq!(e.code, ErrorCode::AccessDenied, "{}", e.message);
 }
+
+/// Signs a request the way SDKs do, with irsa_sigv4's own key derivation: parse with a
+/// placeholder signature, sign the string to sign, put the signature in.
+fn signed_authorization(
+    verifier: &irsa_sigv4::Verifier,
+    akid: &str,
+    secret: &str,
+    token: Option<&str>,
+    amz_date: &str,
+    body: &[u8],
+    at: std::time::SystemTime,
+) -> String {
+    let date = &amz_date[..8];
+    let signed_headers = if token.is_some() {
+        "host;x-amz-date;x-amz-security-token"
+    } else {
+        "host;x-amz-date"
+    };
+    let placeholder = format!(
+        "AWS4-HMAC-SHA256 Credential={akid}/{date}/us-east-1/sts/aws4_request, SignedHeaders={signed_headers}, Signature=00"
+    );
+    let mut req = irsa_sigv4::Request::new("POST", "/")
+        .header("Host", "sts.irsa.test")
+        .header("X-Amz-Date", amz_date)
+        .header("Authorization", placeholder.as_str())
+        .body(body);
+    if let Some(t) = token {
+        req = req.header("X-Amz-Security-Token", t);
+    }
+    let auth = verifier.parse(&req, at).unwrap();
+    let (_, string_to_sign) = auth.canonical_request_and_string_to_sign().unwrap();
+    let key = irsa_sigv4::SigningKey::derive(secret, &irsa_sigv4::Scope::new(date, "us-east-1", "sts"));
+    placeholder.replace("Signature=00", &format!("Signature={}", key.sign(&string_to_sign)))
+}
+
+#[tokio::test]
+async fn sigv4_authentication_with_session_credentials() {
+    let f = Fixture::new().await;
+    f.role("kf-user", &f.trust("team-a", "default-editor"), &[]).await;
+    let xml = f
+        .web_identity("kf-user", &f.token("team-a", "default-editor"), &[])
+        .await
+        .unwrap();
+    let (akid, secret, session_token) = credentials(&xml);
+    let verifier = irsa_sigv4::Verifier::new(["sts"]);
+    let t = now();
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(t as u64);
+    let amz_date = irsa_sigv4::AmzDate::from_unix_seconds(t).to_string();
+    let body = b"Action=GetCallerIdentity&Version=2011-06-15";
+    let authz = signed_authorization(&verifier, &akid, &secret, Some(&session_token), &amz_date, body, at);
+    let req = irsa_sigv4::Request::new("POST", "/")
+        .header("Host", "sts.irsa.test")
+        .header("X-Amz-Date", amz_date.as_str())
+        .header("X-Amz-Security-Token", session_token.as_str())
+        .header("Authorization", authz.as_str())
+        .body(body);
+    let (caller, _) = f.sts.authenticate(&verifier, &req, at).await.unwrap();
+    assert_eq!(
+        caller.arn("aws"),
+        format!("arn:aws:sts::{ACCOUNT}:assumed-role/kf-user/app1")
+    );
+
+    // The wrong secret: SignatureDoesNotMatch.
+    let bad = signed_authorization(
+        &verifier,
+        &akid,
+        &"x".repeat(40),
+        Some(&session_token),
+        &amz_date,
+        body,
+        at,
+    );
+    let req = irsa_sigv4::Request::new("POST", "/")
+        .header("Host", "sts.irsa.test")
+        .header("X-Amz-Date", amz_date.as_str())
+        .header("X-Amz-Security-Token", session_token.as_str())
+        .header("Authorization", bad.as_str())
+        .body(body);
+    let e = f.sts.authenticate(&verifier, &req, at).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::SignatureDoesNotMatch);
+
+    // The root key signs without a token.
+    let (root_id, root_secret) = f.sts.root_credentials();
+    let authz = signed_authorization(&verifier, &root_id, &root_secret, None, &amz_date, body, at);
+    let req = irsa_sigv4::Request::new("POST", "/")
+        .header("Host", "sts.irsa.test")
+        .header("X-Amz-Date", amz_date.as_str())
+        .header("Authorization", authz.as_str())
+        .body(body);
+    let (caller, _) = f.sts.authenticate(&verifier, &req, at).await.unwrap();
+    assert!(matches!(caller, Caller::Root { .. }));
+
+    // Unsigned: MissingAuthenticationToken.
+    let req = irsa_sigv4::Request::new("POST", "/")
+        .header("Host", "sts.irsa.test")
+        .body(body);
+    let e = f.sts.authenticate(&verifier, &req, at).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::MissingAuthenticationToken);
+}
