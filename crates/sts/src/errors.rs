@@ -67,21 +67,25 @@ pub fn sigv4_lookup_error(e: &AwsError) -> irsa_sigv4::Error {
     }
 }
 
-/// `AccessDenied` for `AssumeRoleWithWebIdentity`: AWS's message, then irsa's reason.
-pub fn web_identity_denied(action: &str, reason: &str) -> AwsError {
-    AwsError::new(
-        ErrorCode::AccessDenied,
-        format!("Not authorized to perform {action} (irsa: {reason})"),
-    )
+/// `AccessDenied` for `AssumeRoleWithWebIdentity`: AWS's message, then irsa's reason when
+/// given.
+pub fn web_identity_denied(action: &str, reason: Option<&str>) -> AwsError {
+    let message = match reason {
+        Some(r) => format!("Not authorized to perform {action} (irsa: {r})"),
+        None => format!("Not authorized to perform {action}"),
+    };
+    AwsError::new(ErrorCode::AccessDenied, message)
 }
 
 /// `AccessDenied` for a signed call: `User: <arn> is not authorized to perform: <action> on
-/// resource: <resource>`, then irsa's reason.
-pub fn caller_denied(caller_arn: &str, action: &str, resource: &str, reason: &str) -> AwsError {
-    AwsError::new(
-        ErrorCode::AccessDenied,
-        format!("User: {caller_arn} is not authorized to perform: {action} on resource: {resource} (irsa: {reason})"),
-    )
+/// resource: <resource>`, then irsa's reason when given.
+pub fn caller_denied(caller_arn: &str, action: &str, resource: &str, reason: Option<&str>) -> AwsError {
+    let aws = format!("User: {caller_arn} is not authorized to perform: {action} on resource: {resource}");
+    let message = match reason {
+        Some(r) => format!("{aws} (irsa: {r})"),
+        None => aws,
+    };
+    AwsError::new(ErrorCode::AccessDenied, message)
 }
 
 /// A store failure as the client sees it (no internals).
@@ -151,6 +155,24 @@ mod tests {
         assert_eq!(permanent.code, ErrorCode::InvalidIdentityToken);
         assert!(permanent.message.starts_with(KEY_RETRIEVAL_MESSAGE));
         assert!(permanent.message.contains("404"));
+    }
+
+    #[test]
+    fn denials_say_why_only_when_asked() {
+        assert_eq!(
+            web_identity_denied("sts:AssumeRoleWithWebIdentity", None).message,
+            "Not authorized to perform sts:AssumeRoleWithWebIdentity"
+        );
+        assert_eq!(
+            web_identity_denied("sts:AssumeRoleWithWebIdentity", Some("no statement allows it")).message,
+            "Not authorized to perform sts:AssumeRoleWithWebIdentity (irsa: no statement allows it)"
+        );
+        let d = caller_denied("arn:aws:iam::111122223333:root", "sts:AssumeRole", "arn:x", None);
+        assert_eq!(d.status(), 403);
+        assert_eq!(
+            d.message,
+            "User: arn:aws:iam::111122223333:root is not authorized to perform: sts:AssumeRole on resource: arn:x"
+        );
     }
 
     #[test]

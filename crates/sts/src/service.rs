@@ -50,6 +50,13 @@ pub struct StsConfig {
     pub fetch: FetchOptions,
     /// Clock leeway for the web identity token's `exp`, `nbf`, `iat`.
     pub leeway: Duration,
+    /// Longest a web identity token may have lived since `iat` (`ExpiredTokenException`
+    /// "Token too old"); `None` (the default) does not check.
+    pub max_token_age: Option<Duration>,
+    /// Whether `AccessDenied` messages carry irsa's explanation after AWS's words (the
+    /// default). The explanation tells a caller why, which for a trust policy also tells that
+    /// the role exists and what it trusts; turn it off for AWS's bare messages.
+    pub explain_denials: bool,
 }
 
 impl StsConfig {
@@ -63,6 +70,8 @@ impl StsConfig {
             root_access_key: None,
             fetch: FetchOptions::default(),
             leeway: Duration::from_secs(60),
+            max_token_age: None,
+            explain_denials: true,
         }
     }
 }
@@ -130,6 +139,7 @@ pub struct Sts<S: Store> {
     /// One verifier (with its JWKS cache) per registered issuer, rebuilt when the provider's
     /// client ids change.
     verifiers: Mutex<HashMap<String, IssuerVerifier>>,
+    explain_denials: bool,
 }
 
 impl<S: Store> std::fmt::Debug for Sts<S> {
@@ -377,6 +387,7 @@ impl<S: Store> Sts<S> {
             load_root_key(&store, &config.account, config.root_access_key.as_ref(), now).await?;
         let validation = ValidationOptions {
             leeway: config.leeway,
+            max_age: config.max_token_age,
             ..ValidationOptions::default()
         };
         Ok(Sts {
@@ -391,7 +402,16 @@ impl<S: Store> Sts<S> {
             fetch: config.fetch,
             validation,
             verifiers: Mutex::new(HashMap::new()),
+            explain_denials: config.explain_denials,
         })
+    }
+
+    fn wi_denied(&self, action: &str, reason: &str) -> AwsError {
+        web_identity_denied(action, self.explain_denials.then_some(reason))
+    }
+
+    fn caller_denied(&self, caller_arn: &str, action: &str, resource: &str, reason: &str) -> AwsError {
+        caller_denied(caller_arn, action, resource, self.explain_denials.then_some(reason))
     }
 
     /// The root access key id and secret (what the operator is told at first start).
@@ -689,13 +709,13 @@ impl<S: Store> Sts<S> {
         // 8. The role and its trust policy.
         let role = layout::get_role_by_arn(&self.store, &self.account, p.role_arn).await?;
         let Some(role) = role else {
-            return Err(web_identity_denied(
+            return Err(self.wi_denied(
                 ACTION,
                 "no role with this ARN exists in the account, or its trust policy does not allow the caller",
             ));
         };
         let trust = Policy::parse(&role.assume_role_policy)
-            .map_err(|e| web_identity_denied(ACTION, &format!("the role's trust policy is not readable ({e})")))?;
+            .map_err(|e| self.wi_denied(ACTION, &format!("the role's trust policy is not readable ({e})")))?;
         let set = PolicySet::new().with(
             PolicyRole::Resource,
             format!("trust policy of role {}", role.name),
@@ -724,7 +744,7 @@ impl<S: Store> Sts<S> {
                 .with_context(ctx.clone());
             let exp = set.explain(&req);
             if exp.decision != Decision::Allow {
-                return Err(web_identity_denied(action, &exp.summary));
+                return Err(self.wi_denied(action, &exp.summary));
             }
         }
         // 9. Duration.
@@ -869,7 +889,7 @@ impl<S: Store> Sts<S> {
         let (set, role) = self
             .session_policy_set(s)
             .await
-            .map_err(|reason| caller_denied(&arn, action, resource, &reason))?;
+            .map_err(|reason| self.caller_denied(&arn, action, resource, &reason))?;
         let context = session_context(s, &role.tags, ctx, now);
         let req = Request::new(action)
             .with_resource(resource)
@@ -879,7 +899,7 @@ impl<S: Store> Sts<S> {
         if exp.decision == Decision::Allow {
             Ok(())
         } else {
-            Err(caller_denied(&arn, action, resource, &exp.summary))
+            Err(self.caller_denied(&arn, action, resource, &exp.summary))
         }
     }
 
@@ -957,7 +977,7 @@ impl<S: Store> Sts<S> {
             (None, new) => new.map(str::to_owned),
         };
         let caller_arn = caller.arn(&self.partition);
-        let denied = |reason: &str| caller_denied(&caller_arn, ACTION, role_arn, reason);
+        let denied = |reason: &str| self.caller_denied(&caller_arn, ACTION, role_arn, reason);
         let role = layout::get_role_by_arn(&self.store, &self.account, role_arn)
             .await?
             .ok_or_else(|| {
@@ -1022,7 +1042,7 @@ impl<S: Store> Sts<S> {
                 .with_context(ctx.clone());
             let exp = set.explain(&req);
             if exp.decision != Decision::Allow {
-                return Err(caller_denied(&caller_arn, action, &role.arn, &exp.summary));
+                return Err(self.caller_denied(&caller_arn, action, &role.arn, &exp.summary));
             }
             // A role's trust policy must itself allow the caller: the caller's own policies
             // never stand in for it.
@@ -1032,7 +1052,7 @@ impl<S: Store> Sts<S> {
                     "the trust policy of role {} does not allow {caller_arn}: {}",
                     role.name, trust_exp.summary
                 );
-                return Err(caller_denied(&caller_arn, action, &role.arn, &reason));
+                return Err(self.caller_denied(&caller_arn, action, &role.arn, &reason));
             }
         }
         let duration = self.duration(&role, duration, chained)?;

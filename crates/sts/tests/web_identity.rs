@@ -919,3 +919,54 @@ async fn sigv4_authentication_with_session_credentials() {
     let e = f.sts.authenticate(&verifier, &req, at).await.unwrap_err();
     assert_eq!(e.code, ErrorCode::MissingAuthenticationToken);
 }
+
+#[tokio::test]
+async fn bare_aws_messages_when_explanations_are_off() {
+    let f = Fixture::new().await;
+    f.role("kf-user", &f.trust("team-a", "default-editor"), &[]).await;
+    let mut config = f.config.clone();
+    config.explain_denials = false;
+    let strict = Sts::open(f.store.clone(), config).await.unwrap();
+    let arn = format!("arn:aws:iam::{ACCOUNT}:role/kf-user");
+    for role in [arn.clone(), format!("arn:aws:iam::{ACCOUNT}:role/missing")] {
+        let team_b = f.token("team-b", "default-editor");
+        let q = query(
+            "AssumeRoleWithWebIdentity",
+            &[
+                ("RoleArn", role.as_str()),
+                ("RoleSessionName", "s1"),
+                ("WebIdentityToken", &team_b),
+            ],
+        );
+        let e = strict
+            .handle("AssumeRoleWithWebIdentity", &q, None, &info(), now())
+            .await
+            .unwrap_err();
+        // A missing role and a trust policy that says no are indistinguishable.
+        assert_eq!(e.code, ErrorCode::AccessDenied);
+        assert_eq!(e.message, "Not authorized to perform sts:AssumeRoleWithWebIdentity");
+    }
+}
+
+#[tokio::test]
+async fn futures_are_send_for_the_server() {
+    fn send<T: Send>(t: T) -> T {
+        t
+    }
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    let f = Fixture::new().await;
+    send_sync(&f.sts);
+    let q = query("GetCallerIdentity", &[]);
+    let info = info();
+    let e = send(f.sts.handle("GetCallerIdentity", &q, None, &info, now())).await;
+    assert!(e.is_err());
+    let e = send(f.sts.resolve("AKIA", None, now())).await;
+    assert!(e.is_err());
+    let root = Caller::Root {
+        account: ACCOUNT.into(),
+        access_key_id: "AKIAX".into(),
+    };
+    send(f.sts.authorize(&root, "iam:ListRoles", "*", &info, now()))
+        .await
+        .unwrap();
+}
