@@ -185,7 +185,7 @@ fn context_entries(params: &QueryParams) -> Result<Context, AwsError> {
     let mut ctx = Context::new();
     for (i, name) in names.iter().enumerate() {
         let n = i + 1;
-        if name.is_empty() || name.chars().count() > 256 {
+        if !(5..=256).contains(&name.chars().count()) {
             return Err(AwsError::new(
                 ErrorCode::ValidationError,
                 format!(
@@ -244,6 +244,8 @@ struct Inputs<'a> {
     resources: Vec<&'a str>,
     context: Context,
     principal: Option<RequestPrincipal>,
+    /// Whether `ResourceArns` was given (else the simulation is over `*`).
+    explicit_resources: bool,
 }
 
 fn common_inputs(params: &QueryParams) -> Result<Inputs<'_>, AwsError> {
@@ -280,8 +282,10 @@ fn common_inputs(params: &QueryParams) -> Result<Inputs<'_>, AwsError> {
     v.string("Marker", false, 1, 320, None);
     v.int("MaxItems", false, 1, 1000);
     v.finish()?;
+    let explicit_resources = !resources.is_empty();
     let resources = if resources.is_empty() { vec!["*"] } else { resources };
     Ok(Inputs {
+        explicit_resources,
         actions,
         resources,
         context: context_entries(params)?,
@@ -376,11 +380,14 @@ fn run(sources: &[Source], inputs: Inputs<'_>) -> Option<String> {
                     if is_match && trace.role == PolicyRole::Boundary && st.effect == Effect::Allow {
                         boundary_allows = true;
                     }
-                    if matches!(
-                        st.outcome,
-                        StatementOutcome::Matched | StatementOutcome::ConditionFailed { .. }
-                    ) && let Some(stmt) = source.policy.statements.get(st.index)
-                    {
+                    // Over `*`, a statement whose action matches may apply to
+                    // some resource: its keys count as needed.
+                    let applies = match &st.outcome {
+                        StatementOutcome::Matched | StatementOutcome::ConditionFailed { .. } => true,
+                        StatementOutcome::ResourceNotMatched { .. } => *resource == "*",
+                        _ => false,
+                    };
+                    if applies && let Some(stmt) = source.policy.statements.get(st.index) {
                         for block in stmt.condition.iter().flatten() {
                             for entry in &block.entries {
                                 if req.context().get(&entry.key).is_none()
@@ -403,7 +410,26 @@ fn run(sources: &[Source], inputs: Inputs<'_>) -> Option<String> {
             ));
         }
     }
+    let explicit = inputs.explicit_resources;
     xml(|w: &mut XmlWriter| {
+        let write_matched = |w: &mut XmlWriter, matched: &[(usize, usize)]| {
+            w.list("MatchedStatements", matched, |w, (pi, si)| {
+                if let Some(s) = sources.get(*pi) {
+                    w.element("SourcePolicyId", &s.id).element("SourcePolicyType", s.kind);
+                    if let Some(span) = spans.get(*pi).and_then(|v| v.get(*si)) {
+                        w.start("StartPosition")
+                            .element("Line", &span.start.0.to_string())
+                            .element("Column", &span.start.1.to_string())
+                            .end();
+                        w.start("EndPosition")
+                            .element("Line", &span.end.0.to_string())
+                            .element("Column", &span.end.1.to_string())
+                            .end();
+                    }
+                }
+            });
+        };
+        let no_keys: Vec<String> = Vec::new();
         w.list(
             "EvaluationResults",
             &results,
@@ -411,22 +437,10 @@ fn run(sources: &[Source], inputs: Inputs<'_>) -> Option<String> {
                 w.element("EvalActionName", action)
                     .element("EvalResourceName", resource)
                     .element("EvalDecision", decision_name(*decision));
-                w.list("MatchedStatements", matched, |w, (pi, si)| {
-                    if let Some(s) = sources.get(*pi) {
-                        w.element("SourcePolicyId", &s.id).element("SourcePolicyType", s.kind);
-                        if let Some(span) = spans.get(*pi).and_then(|v| v.get(*si)) {
-                            w.start("StartPosition")
-                                .element("Line", &span.start.0.to_string())
-                                .element("Column", &span.start.1.to_string())
-                                .end();
-                            w.start("EndPosition")
-                                .element("Line", &span.end.0.to_string())
-                                .element("Column", &span.end.1.to_string())
-                                .end();
-                        }
-                    }
-                });
-                w.list("MissingContextValues", missing, |w, k| {
+                write_matched(w, matched);
+                // With explicit resources, IAM reports missing keys per resource.
+                let top_missing = if explicit { &no_keys } else { missing };
+                w.list("MissingContextValues", top_missing, |w, k| {
                     w.text(k);
                 });
                 if has_boundary {
@@ -436,6 +450,17 @@ fn run(sources: &[Source], inputs: Inputs<'_>) -> Option<String> {
                             if *boundary_allows { "true" } else { "false" },
                         )
                         .end();
+                }
+                if explicit {
+                    w.start("EvalDecisionDetails").end();
+                    w.start("ResourceSpecificResults").start("member");
+                    w.element("EvalResourceName", resource)
+                        .element("EvalResourceDecision", decision_name(*decision));
+                    write_matched(w, matched);
+                    w.list("MissingContextValues", missing, |w, k| {
+                        w.text(k);
+                    });
+                    w.end().end();
                 }
             },
         );
