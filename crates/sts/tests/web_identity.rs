@@ -970,3 +970,50 @@ async fn futures_are_send_for_the_server() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn permissions_boundary_limits_the_session_and_fails_closed() {
+    let f = Fixture::new().await;
+    let boundary = f
+        .managed_policy(
+            "Boundary",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#,
+        )
+        .await;
+    let mut role = f
+        .role("bounded", &f.trust("team-a", "default-editor"), &[("s3", S3_ALL)])
+        .await;
+    role.permissions_boundary = Some(boundary.clone());
+    f.save_role(&role).await;
+    let xml = f
+        .web_identity("bounded", &f.token("team-a", "default-editor"), &[])
+        .await
+        .unwrap();
+    let (akid, _, session_token) = credentials(&xml);
+    let (caller, _) = f.sts.resolve(&akid, Some(&session_token), now()).await.unwrap();
+    f.sts
+        .authorize(&caller, "s3:GetObject", "arn:aws:s3:::b/k", &info(), now())
+        .await
+        .unwrap();
+    let e = f
+        .sts
+        .authorize(&caller, "s3:PutObject", "arn:aws:s3:::b/k", &info(), now())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::AccessDenied);
+    // The boundary policy disappears: nothing is allowed rather than everything.
+    role.permissions_boundary = Some(format!("arn:aws:iam::{ACCOUNT}:policy/Gone"));
+    f.save_role(&role).await;
+    let e = f
+        .sts
+        .authorize(&caller, "s3:GetObject", "arn:aws:s3:::b/k", &info(), now())
+        .await
+        .unwrap_err();
+    assert!(e.message.contains("boundary"), "{}", e.message);
+    // The role is deleted and re-created under the same name: old sessions are not its own.
+    role.permissions_boundary = None;
+    role.id = "AROANEWROLE0000000000".into();
+    f.save_role(&role).await;
+    let e = f.sts.resolve(&akid, Some(&session_token), now()).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidClientTokenId);
+}
