@@ -374,7 +374,10 @@ fn run(sources: &[Source], inputs: Inputs<'_>) -> Option<String> {
                 let Some(source) = sources.get(pi) else { continue };
                 for st in &trace.statements {
                     let is_match = st.outcome == StatementOutcome::Matched;
-                    if is_match && Some(st.effect) == decisive {
+                    // A boundary's allow only permits; the statements that
+                    // grant are the identity and resource policies'.
+                    let grants_or_denies = st.effect == Effect::Deny || trace.role != PolicyRole::Boundary;
+                    if is_match && Some(st.effect) == decisive && grants_or_denies {
                         matched.push((pi, st.index));
                     }
                     if is_match && trace.role == PolicyRole::Boundary && st.effect == Effect::Allow {
