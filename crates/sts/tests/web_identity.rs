@@ -403,6 +403,14 @@ async fn parameter_validation() {
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::InvalidParameterValue);
 
+    // A token over 20,000 characters: the message does not echo it.
+    let huge = format!("{token}{}", "A".repeat(20_001 - token.len()));
+    let err = f.web_identity("kf-user", &huge, &[]).await.unwrap_err();
+    assert_eq!(
+        err.message,
+        "1 validation error detected: Value '*** Sensitive Data Redacted ***' at 'webIdentityToken' failed to satisfy constraint: Member must have length less than or equal to 20000"
+    );
+
     let err = f
         .web_identity("kf-user", &token, &[("ProviderId", "www.amazon.com")])
         .await
