@@ -79,42 +79,48 @@ impl<S: Store> Iam<S> {
         let (name, doc) = (name.unwrap_or_default(), doc.unwrap_or_default());
         let tags = check_new_tags(&tags)?;
         check_document(doc, PolicyKind::Managed, self.limits.managed, "PolicySize")?;
-        let policy = ManagedPolicy {
-            name: name.to_owned(),
-            path: path.to_owned(),
-            id: self.new_id(IdKind::Policy),
-            arn: policy_arn(&self.partition, &self.account, path, name),
-            description: description.map(str::to_owned),
-            default_version: "v1".to_owned(),
-            versions: vec![PolicyVersion {
-                id: "v1".to_owned(),
-                document: doc.to_owned(),
+        for _ in 0..ATTEMPTS {
+            let policy = ManagedPolicy {
+                name: name.to_owned(),
+                path: path.to_owned(),
+                id: self.new_id(IdKind::Policy),
+                arn: policy_arn(&self.partition, &self.account, path, name),
+                description: description.map(str::to_owned),
+                default_version: "v1".to_owned(),
+                versions: vec![PolicyVersion {
+                    id: "v1".to_owned(),
+                    document: doc.to_owned(),
+                    create_date: now,
+                }],
+                next_version: 2,
+                attachment_count: 0,
+                boundary_usage_count: 0,
+                tags: tags.clone(),
                 create_date: now,
-            }],
-            next_version: 2,
-            attachment_count: 0,
-            boundary_usage_count: 0,
-            tags,
-            create_date: now,
-            update_date: now,
-        };
-        let key = layout::policy_key(name);
-        let txn = Txn::new()
-            .when(Compare::absent(key.clone()))
-            .when(Compare::absent(layout::policy_id_key(&policy.id)))
-            .put(key, to_json(&policy)?)
-            .put(layout::policy_id_key(&policy.id), name.to_ascii_lowercase());
-        if !self.commit(txn).await? {
-            return Err(AwsError::new(
-                ErrorCode::EntityAlreadyExists,
-                format!("A policy called {name} already exists. Duplicate names are not allowed."),
-            ));
+                update_date: now,
+            };
+            let key = layout::policy_key(name);
+            let txn = Txn::new()
+                .when(Compare::absent(key.clone()))
+                .when(Compare::absent(layout::policy_id_key(&policy.id)))
+                .put(key.clone(), to_json(&policy)?)
+                .put(layout::policy_id_key(&policy.id), name.to_ascii_lowercase());
+            if self.commit(txn).await? {
+                return Ok(xml(|w| {
+                    w.start("Policy");
+                    policy.write_xml(w);
+                    w.end();
+                }));
+            }
+            // The name is taken, or (rarely) the random id: then try another id.
+            if layout::get::<S, ManagedPolicy>(&self.store, &key).await?.is_some() {
+                return Err(AwsError::new(
+                    ErrorCode::EntityAlreadyExists,
+                    format!("A policy called {name} already exists. Duplicate names are not allowed."),
+                ));
+            }
         }
-        Ok(xml(|w| {
-            w.start("Policy");
-            policy.write_xml(w);
-            w.end();
-        }))
+        Err(conflict())
     }
 
     pub(crate) async fn get_policy(&self, params: &QueryParams) -> Result<Option<String>, AwsError> {

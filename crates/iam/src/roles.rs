@@ -352,7 +352,8 @@ impl<S: Store> Iam<S> {
             doc.unwrap_or_default(),
         );
         self.role_rev(name).await?;
-        check_document(doc, PolicyKind::Identity, self.limits.inline, "RolePolicySize")?;
+        // The size counts against the role's aggregate, checked below.
+        check_document(doc, PolicyKind::Identity, usize::MAX, "RolePolicySize")?;
         let limit = self.limits.inline;
         self.update_role_with(name, |r| {
             let total: usize = r

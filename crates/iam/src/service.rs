@@ -328,7 +328,10 @@ impl<S: Store> Iam<S> {
     }
 
     /// The ARN of the resource an action acts on, for the server's
-    /// authorization (`iam:{action}` on this resource). Roles are looked up
+    /// authorization (`iam:{action}` on this resource): the role for every
+    /// action with a `RoleName` (`AttachRolePolicy` included, as in IAM's
+    /// service authorization reference), else the policy, provider or
+    /// simulated principal named in the request. Roles are looked up
     /// so that their path is part of the ARN; for an entity that does not
     /// exist (yet), the ARN it would have (`Path` from the request for
     /// `Create*`, `/` otherwise). Account-wide actions (`List*` without an
@@ -336,6 +339,15 @@ impl<S: Store> Iam<S> {
     pub async fn resource_arn(&self, action: &str, params: &QueryParams) -> String {
         let (p, a) = (self.partition.as_str(), self.account.as_str());
         let path = params.get("Path").filter(|p| valid_path(p)).unwrap_or("/");
+        // Actions on a role (attaching a policy to it included) act on the role.
+        if let Some(name) = params.get("RoleName") {
+            if action != "CreateRole"
+                && let Ok(Some((role, _))) = layout::get_role(&self.store, name).await
+            {
+                return role.arn;
+            }
+            return crate::names::role_arn(p, a, path, name);
+        }
         if let Some(arn) = params
             .get("PolicyArn")
             .or_else(|| params.get("OpenIDConnectProviderArn"))
@@ -346,14 +358,6 @@ impl<S: Store> Iam<S> {
             })
         {
             return arn.to_owned();
-        }
-        if let Some(name) = params.get("RoleName") {
-            if action != "CreateRole"
-                && let Ok(Some((role, _))) = layout::get_role(&self.store, name).await
-            {
-                return role.arn;
-            }
-            return crate::names::role_arn(p, a, path, name);
         }
         match action {
             "CreatePolicy" => crate::names::policy_arn(p, a, path, params.get("PolicyName").unwrap_or_default()),
@@ -456,5 +460,42 @@ impl<S: Store> Iam<S> {
         let rest = a.resource.strip_prefix("policy/")?;
         let name = rest.rsplit('/').next().unwrap_or(rest);
         Some(layout::policy_key(name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use irsa_store::RedbStore;
+
+    fn assert_send<T: Send>(_: &T) {}
+    fn assert_sync<T: Sync>() {}
+
+    #[test]
+    fn the_service_can_be_shared_across_tasks() {
+        assert_sync::<Iam<RedbStore>>();
+        let Ok(store) = RedbStore::in_memory() else { return };
+        let iam = Iam::new(
+            store,
+            "111122223333".into(),
+            "aws".into(),
+            Limits::default(),
+            Box::new(SystemRandom::new()),
+        );
+        let params = QueryParams::default();
+        let fut = iam.handle("GetRole", &params, 0);
+        assert_send(&fut);
+        let arn = iam.resource_arn("ListRoles", &params);
+        assert_send(&arn);
+    }
+
+    #[test]
+    fn system_random_fills() {
+        let mut r = SystemRandom::new();
+        let mut a = [0u8; 32];
+        let mut b = [0u8; 32];
+        r.fill(&mut a);
+        r.fill(&mut b);
+        assert_ne!(a, b);
     }
 }

@@ -417,4 +417,13 @@ async fn resource_arns_for_authorization() {
         "arn:aws:iam::111122223333:oidc-provider/oidc.example.com/x"
     );
     assert_eq!(iam.resource_arn("ListRoles", &params(&[])).await, "*");
+    // Attaching acts on the role, not on the policy.
+    assert_eq!(
+        iam.resource_arn(
+            "AttachRolePolicy",
+            &params(&[("RoleName", "r"), ("PolicyArn", "arn:aws:iam::111122223333:policy/p")])
+        )
+        .await,
+        "arn:aws:iam::111122223333:role/kf/r"
+    );
 }
