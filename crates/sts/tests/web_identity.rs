@@ -777,7 +777,7 @@ async fn issuer_outage_is_idp_communication_error() {
     let issuer = format!("https://{prefix}");
     let provider_arn = format!("arn:aws:iam::{ACCOUNT}:oidc-provider/{prefix}");
     let provider = irsa_iam::OidcProvider {
-        url: issuer.clone(),
+        url: prefix.clone(),
         arn: provider_arn.clone(),
         client_ids: vec![AUD.to_owned()],
         thumbprints: vec![],
@@ -1024,4 +1024,51 @@ async fn permissions_boundary_limits_the_session_and_fails_closed() {
     f.save_role(&role).await;
     let e = f.sts.resolve(&akid, Some(&session_token), now()).await.unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidClientTokenId);
+}
+
+#[test]
+fn resolve_and_web_identity_never_panic_on_garbage() {
+    use proptest::prelude::*;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let f = rt.block_on(Fixture::new());
+    rt.block_on(f.role("kf-user", &f.trust("team-a", "default-editor"), &[]));
+    let xml = rt
+        .block_on(f.web_identity("kf-user", &f.token("team-a", "default-editor"), &[]))
+        .unwrap();
+    let (akid, _, session_token) = credentials(&xml);
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 200,
+        ..ProptestConfig::default()
+    });
+    let strategy = (
+        prop_oneof![Just(akid.clone()), "[A-Z0-9]{0,24}", Just("AKIA".to_owned())],
+        prop_oneof![
+            Just(None),
+            "\\PC{0,64}".prop_map(Some),
+            (0..session_token.len(), any::<u8>()).prop_map(|(i, b)| {
+                let mut t = session_token.clone().into_bytes();
+                t[i] = b'A' + b % 26;
+                Some(String::from_utf8_lossy(&t).into_owned())
+            }),
+        ],
+        "\\PC{0,64}",
+    );
+    runner
+        .run(&strategy, |(key, token, garbage)| {
+            let r = rt.block_on(f.sts.resolve(&key, token.as_deref(), now()));
+            if let Err(e) = &r {
+                prop_assert!(matches!(
+                    e.code,
+                    ErrorCode::InvalidClientTokenId | ErrorCode::ExpiredToken
+                ));
+            }
+            let w = rt.block_on(f.web_identity("kf-user", &garbage, &[]));
+            prop_assert!(w.is_err());
+            Ok(())
+        })
+        .unwrap();
 }

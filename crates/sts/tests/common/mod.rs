@@ -71,8 +71,9 @@ impl Fixture {
         });
         let store = RedbStore::in_memory().unwrap();
         let provider_arn = format!("arn:aws:iam::{ACCOUNT}:oidc-provider/{prefix}");
+        // As IAM stores it: the URL without its scheme.
         let provider = OidcProvider {
-            url: issuer.clone(),
+            url: prefix.clone(),
             arn: provider_arn.clone(),
             client_ids: vec![AUD.to_owned()],
             thumbprints: vec![],
