@@ -187,6 +187,23 @@ impl ManagedPolicy {
     }
 }
 
+impl ManagedPolicy {
+    /// The `<member>` content for `ListPolicies`, which leaves out the
+    /// description and tags, as IAM does.
+    pub fn write_list_xml(&self, w: &mut XmlWriter) {
+        w.element("PolicyName", &self.name)
+            .element("PolicyId", &self.id)
+            .element("Arn", &self.arn)
+            .element("Path", &self.path)
+            .element("DefaultVersionId", &self.default_version)
+            .element("AttachmentCount", &self.attachment_count.to_string())
+            .element("PermissionsBoundaryUsageCount", &self.boundary_usage_count.to_string())
+            .element("IsAttachable", "true")
+            .element("CreateDate", &iso8601(self.create_date))
+            .element("UpdateDate", &iso8601(self.update_date));
+    }
+}
+
 impl PolicyVersion {
     /// Writes the `<PolicyVersion>` content.
     pub fn write_xml(&self, w: &mut XmlWriter, is_default: bool, with_document: bool) {

@@ -209,7 +209,7 @@ impl<S: Store> Iam<S> {
             .await?
         };
         Ok(xml(|w| {
-            w.list("Policies", &policies, |w, p| p.write_xml(w));
+            w.list("Policies", &policies, |w, p| p.write_list_xml(w));
             write_paging(w, next.as_deref());
         }))
     }

@@ -320,6 +320,8 @@ impl<S: Store> Iam<S> {
             // Simulation.
             "SimulateCustomPolicy" => self.simulate_custom_policy(params).await,
             "SimulatePrincipalPolicy" => self.simulate_principal_policy(params).await,
+            "GetContextKeysForCustomPolicy" => self.context_keys_for_custom_policy(params).await,
+            "GetContextKeysForPrincipalPolicy" => self.context_keys_for_principal_policy(params).await,
             other => Err(AwsError::new(
                 ErrorCode::InvalidAction,
                 format!("Could not find operation {other} for version 2010-05-08"),

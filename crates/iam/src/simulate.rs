@@ -471,9 +471,32 @@ fn run(sources: &[Source], inputs: Inputs<'_>) -> Option<String> {
     })
 }
 
+/// Every condition key the policies use, once each (case-insensitively), in order.
+fn context_keys(sources: &[Source]) -> Option<String> {
+    let mut keys: Vec<String> = Vec::new();
+    for s in sources {
+        for st in &s.policy.statements {
+            for block in st.condition.iter().flatten() {
+                for e in &block.entries {
+                    if !keys.iter().any(|k| k.eq_ignore_ascii_case(&e.key)) {
+                        keys.push(e.key.clone());
+                    }
+                }
+            }
+        }
+    }
+    xml(|w| {
+        w.list("ContextKeyNames", &keys, |w, k| {
+            w.text(k);
+        });
+    })
+}
+
 impl<S: Store> Iam<S> {
-    pub(crate) async fn simulate_custom_policy(&self, params: &QueryParams) -> Result<Option<String>, AwsError> {
-        let inputs = common_inputs(params)?;
+    pub(crate) async fn context_keys_for_custom_policy(
+        &self,
+        params: &QueryParams,
+    ) -> Result<Option<String>, AwsError> {
         let mut sources = Vec::new();
         custom_sources(params, &mut sources)?;
         if sources.is_empty() {
@@ -482,26 +505,36 @@ impl<S: Store> Iam<S> {
                 "1 validation error detected: Value null at 'policyInputList' failed to satisfy constraint: Member must not be null",
             ));
         }
-        boundary_sources(params, &mut sources)?;
-        resource_source(params, &inputs, &mut sources)?;
-        Ok(run(&sources, inputs))
+        Ok(context_keys(&sources))
     }
 
-    pub(crate) async fn simulate_principal_policy(&self, params: &QueryParams) -> Result<Option<String>, AwsError> {
+    pub(crate) async fn context_keys_for_principal_policy(
+        &self,
+        params: &QueryParams,
+    ) -> Result<Option<String>, AwsError> {
         let mut v = Validator::new(params);
         let source_arn = v.string("PolicySourceArn", true, 20, 2048, Some(TEXT_PATTERN));
         v.finish()?;
-        let source_arn = source_arn.unwrap_or_default();
-        let mut inputs = common_inputs(params)?;
+        let role = self.simulated_role(source_arn.unwrap_or_default()).await?;
+        let mut sources = self.role_sources(&role).await?;
+        custom_sources(params, &mut sources)?;
+        Ok(context_keys(&sources))
+    }
+
+    async fn simulated_role(&self, source_arn: &str) -> Result<crate::Role, AwsError> {
         let Some((_, _, name)) = parse_role_arn(source_arn) else {
             return Err(AwsError::new(
                 ErrorCode::InvalidInput,
                 format!("PolicySourceArn {source_arn} is not the ARN of a role (users and groups do not exist here)."),
             ));
         };
-        let role = layout::get_role_by_arn(&self.store, &self.account, source_arn)
+        layout::get_role_by_arn(&self.store, &self.account, source_arn)
             .await?
-            .ok_or_else(|| no_role(&name))?;
+            .ok_or_else(|| no_role(&name))
+    }
+
+    /// A role's inline policies, then its attached managed policies' default versions.
+    async fn role_sources(&self, role: &crate::Role) -> Result<Vec<Source>, AwsError> {
         let mut sources = Vec::new();
         for (pname, text) in &role.inline_policies {
             let policy = parse_input(text, PolicyKind::Identity, pname)?;
@@ -527,6 +560,32 @@ impl<S: Store> Iam<S> {
                 policy,
             });
         }
+        Ok(sources)
+    }
+
+    pub(crate) async fn simulate_custom_policy(&self, params: &QueryParams) -> Result<Option<String>, AwsError> {
+        let inputs = common_inputs(params)?;
+        let mut sources = Vec::new();
+        custom_sources(params, &mut sources)?;
+        if sources.is_empty() {
+            return Err(AwsError::new(
+                ErrorCode::ValidationError,
+                "1 validation error detected: Value null at 'policyInputList' failed to satisfy constraint: Member must not be null",
+            ));
+        }
+        boundary_sources(params, &mut sources)?;
+        resource_source(params, &inputs, &mut sources)?;
+        Ok(run(&sources, inputs))
+    }
+
+    pub(crate) async fn simulate_principal_policy(&self, params: &QueryParams) -> Result<Option<String>, AwsError> {
+        let mut v = Validator::new(params);
+        let source_arn = v.string("PolicySourceArn", true, 20, 2048, Some(TEXT_PATTERN));
+        v.finish()?;
+        let source_arn = source_arn.unwrap_or_default();
+        let mut inputs = common_inputs(params)?;
+        let role = self.simulated_role(source_arn).await?;
+        let mut sources = self.role_sources(&role).await?;
         custom_sources(params, &mut sources)?;
         // A boundary given in the request replaces the role's own.
         if !boundary_sources(params, &mut sources)?

@@ -308,3 +308,36 @@ async fn principal_policy_of_a_role() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn context_keys_the_policies_use() {
+    let iam = iam();
+    let xml = ok(
+        &iam,
+        "GetContextKeysForCustomPolicy",
+        &[
+            ("PolicyInputList.member.1", ALLOW_LIST),
+            ("PolicyInputList.member.2", DENY_DELETE),
+        ],
+    )
+    .await;
+    assert_eq!(all(&xml, "member"), ["aws:PrincipalTag/team", "aws:SecureTransport"]);
+    role(&iam, "r").await;
+    ok(
+        &iam,
+        "PutRolePolicy",
+        &[("RoleName", "r"), ("PolicyName", "p"), ("PolicyDocument", DENY_DELETE)],
+    )
+    .await;
+    let xml = ok(
+        &iam,
+        "GetContextKeysForPrincipalPolicy",
+        &[
+            ("PolicySourceArn", "arn:aws:iam::111122223333:role/r"),
+            ("PolicyInputList.member.1", ALLOW_LIST),
+        ],
+    )
+    .await;
+    assert_eq!(all(&xml, "member"), ["aws:SecureTransport", "aws:PrincipalTag/team"]);
+    err(&iam, "GetContextKeysForCustomPolicy", &[], ErrorCode::ValidationError).await;
+}
