@@ -45,6 +45,7 @@ pub mod token;
 
 pub use context::RequestInfo;
 pub use service::{
-    CHAINED_MAX_DURATION, DEFAULT_DURATION, PACKED_BUDGET, Sts, StsConfig, StsError, packed_policy_size, sigv4_error,
+    CHAINED_MAX_DURATION, DEFAULT_DURATION, MAX_SESSION_DURATION, PACKED_BUDGET, Sts, StsConfig, StsError,
+    packed_policy_size, sigv4_error,
 };
 pub use session::{Caller, SessionClaims};

@@ -28,6 +28,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The default session length, seconds.
 pub const DEFAULT_DURATION: i64 = 3600;
+/// The longest any session lasts (IAM's `MaxSessionDuration` ceiling), seconds.
+pub const MAX_SESSION_DURATION: i64 = 43200;
 /// The longest a chained session (a role session calling `AssumeRole`) may last, seconds.
 pub const CHAINED_MAX_DURATION: i64 = 3600;
 /// The budget `PackedPolicySize` is a percentage of (irsa's approximation, see
@@ -131,7 +133,7 @@ pub struct Sts<S: Store> {
     account_number: u64,
     partition: String,
     region: String,
-    ring: KeyRing,
+    ring: std::sync::RwLock<Arc<KeyRing>>,
     root_key_id: String,
     root_secret: String,
     fetch: FetchOptions,
@@ -148,7 +150,7 @@ impl<S: Store> std::fmt::Debug for Sts<S> {
             .field("account", &self.account)
             .field("partition", &self.partition)
             .field("region", &self.region)
-            .field("ring", &self.ring)
+            .field("ring", &self.current_ring())
             .field("root_key_id", &self.root_key_id)
             .finish_non_exhaustive()
     }
@@ -399,7 +401,7 @@ impl<S: Store> Sts<S> {
             account_number,
             partition: config.partition,
             region: config.region,
-            ring,
+            ring: std::sync::RwLock::new(Arc::new(ring)),
             root_key_id,
             root_secret,
             fetch: config.fetch,
@@ -415,6 +417,70 @@ impl<S: Store> Sts<S> {
 
     fn caller_denied(&self, caller_arn: &str, action: &str, resource: &str, reason: &str) -> AwsError {
         caller_denied(caller_arn, action, resource, self.explain_denials.then_some(reason))
+    }
+
+    fn current_ring(&self) -> Arc<KeyRing> {
+        Arc::clone(&self.ring.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Re-reads the session key ring from the store (after another replica rotated it).
+    ///
+    /// # Errors
+    /// A store failure or an unreadable ring.
+    pub async fn reload_key_ring(&self) -> Result<(), StsError> {
+        let ring = load_ring(&self.store, unix_now()).await?;
+        *self.ring.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(ring);
+        Ok(())
+    }
+
+    /// Rotates the session key ring: a new key (the next id) seals from now on; older keys keep
+    /// opening the tokens they sealed, and are dropped once every token they can have sealed
+    /// has expired (their successor is older than the longest session, 12 hours). The change
+    /// is one compare-and-set transaction, so concurrent rotations cannot lose a key; other
+    /// replicas pick it up with [`Sts::reload_key_ring`]. Returns the new sealing key's id.
+    ///
+    /// # Errors
+    /// A store failure, an unreadable ring, or a concurrent change (retry).
+    pub async fn rotate_session_key(&self, now: i64) -> Result<u32, StsError> {
+        let entry = self
+            .store
+            .get(SESSION_KEY_RING)
+            .await
+            .map_err(store_err)?
+            .ok_or_else(|| StsError::Store(format!("`{SESSION_KEY_RING}` is missing")))?;
+        let mut keys: Vec<RingKey> = serde_json::from_slice(&entry.value)
+            .map_err(|_| StsError::Store(format!("`{SESSION_KEY_RING}` is unreadable")))?;
+        keys.sort_by_key(|k| k.id);
+        let next_id = keys.last().map_or(1, |k| k.id.saturating_add(1));
+        keys.push(RingKey::generate(next_id, now).map_err(store_err)?);
+        // A key stopped sealing when its successor was created; the tokens it sealed last
+        // expire at most MAX_DURATION (+ a margin for clock skew) later.
+        let horizon = now - MAX_SESSION_DURATION - 3600;
+        let successors: Vec<i64> = keys.iter().skip(1).map(|k| k.created).collect();
+        let mut kept = Vec::with_capacity(keys.len());
+        for (i, k) in keys.iter().enumerate() {
+            let retired_at = successors.get(i).copied();
+            if retired_at.is_none_or(|t| t >= horizon) {
+                kept.push(k.clone());
+            }
+        }
+        let ring = KeyRing::new(&kept).map_err(store_err)?;
+        let outcome = self
+            .store
+            .txn(
+                Txn::new()
+                    .when(Compare::revision(SESSION_KEY_RING, entry.revision))
+                    .put(SESSION_KEY_RING, serde_json::to_vec(&kept).map_err(store_err)?),
+            )
+            .await
+            .map_err(store_err)?;
+        if !outcome.is_committed() {
+            return Err(StsError::Store(
+                "the session key ring changed concurrently; reload and retry".to_owned(),
+            ));
+        }
+        *self.ring.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(ring);
+        Ok(next_id)
     }
 
     /// The root access key id and secret (what the operator is told at first start).
@@ -465,7 +531,7 @@ impl<S: Store> Sts<S> {
         let Some(token) = session_token else {
             return Err(invalid_client_token_id());
         };
-        let claims: SessionClaims = match self.ring.open(access_key_id, token) {
+        let claims: SessionClaims = match self.current_ring().open(access_key_id, token) {
             Ok(c) => c,
             Err(e) => {
                 tracing::debug!(error = %e, "session token refused");
@@ -629,7 +695,7 @@ impl<S: Store> Sts<S> {
             return Err(internal_failure());
         }
         claims.secret_access_key = secret.clone();
-        let token = self.ring.seal(&akid, &claims).map_err(|e| {
+        let token = self.current_ring().seal(&akid, &claims).map_err(|e| {
             tracing::error!(error = %e, "cannot seal a session token");
             internal_failure()
         })?;

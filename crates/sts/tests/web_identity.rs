@@ -1072,3 +1072,51 @@ fn resolve_and_web_identity_never_panic_on_garbage() {
         })
         .unwrap();
 }
+
+#[tokio::test]
+async fn session_key_rotation() {
+    let f = Fixture::new().await;
+    f.role("kf-user", &f.trust("team-a", "default-editor"), &[]).await;
+    let token = f.token("team-a", "default-editor");
+    let (old_akid, _, old_token) = credentials(&f.web_identity("kf-user", &token, &[]).await.unwrap());
+    let stale = Sts::open(f.store.clone(), f.config.clone()).await.unwrap();
+
+    let t = now();
+    assert_eq!(f.sts.rotate_session_key(t).await.unwrap(), 2);
+    let (new_akid, _, new_token) = credentials(&f.web_identity("kf-user", &token, &[]).await.unwrap());
+    // Old and new credentials both work here.
+    f.sts.resolve(&old_akid, Some(&old_token), now()).await.unwrap();
+    f.sts.resolve(&new_akid, Some(&new_token), now()).await.unwrap();
+    // A replica opened before the rotation knows the new key only after reloading.
+    assert_eq!(
+        stale
+            .resolve(&new_akid, Some(&new_token), now())
+            .await
+            .unwrap_err()
+            .code,
+        ErrorCode::InvalidClientTokenId
+    );
+    stale.reload_key_ring().await.unwrap();
+    stale.resolve(&new_akid, Some(&new_token), now()).await.unwrap();
+
+    // Much later, the first key can no longer have live tokens and is dropped.
+    assert_eq!(f.sts.rotate_session_key(t + 50_000).await.unwrap(), 3);
+    assert_eq!(
+        f.sts
+            .resolve(&old_akid, Some(&old_token), now())
+            .await
+            .unwrap_err()
+            .code,
+        ErrorCode::InvalidClientTokenId
+    );
+    f.sts.resolve(&new_akid, Some(&new_token), now()).await.unwrap();
+    let ring: Vec<irsa_sts::token::RingKey> = serde_json::from_slice(
+        &irsa_store::Store::get(&f.store, irsa_iam::layout::SESSION_KEY_RING)
+            .await
+            .unwrap()
+            .unwrap()
+            .value,
+    )
+    .unwrap();
+    assert_eq!(ring.iter().map(|k| k.id).collect::<Vec<_>>(), vec![2, 3]);
+}
