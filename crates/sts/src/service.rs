@@ -699,6 +699,14 @@ impl<S: Store> Sts<S> {
             tracing::error!(error = %e, "cannot seal a session token");
             internal_failure()
         })?;
+        if token.len() > crate::token::MAX_TOKEN_LEN {
+            // Cannot happen within the packed-size limit; refuse rather than mint credentials
+            // that would never open.
+            return Err(AwsError::new(
+                ErrorCode::PackedPolicyTooLarge,
+                "Packed policy consumes more than 100% of allotted space",
+            ));
+        }
         Ok((akid, secret, token, claims))
     }
 
