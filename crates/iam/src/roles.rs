@@ -532,4 +532,77 @@ impl<S: Store> Iam<S> {
             write_paging(w, next.as_deref());
         }))
     }
+
+    /// No instance profiles exist here: an empty list for an existing role
+    /// (clients such as Terraform call this before deleting a role).
+    pub(crate) async fn list_instance_profiles_for_role(
+        &self,
+        params: &QueryParams,
+    ) -> Result<Option<String>, AwsError> {
+        let mut v = Validator::new(params);
+        let name = role_name(&mut v);
+        paging(&mut v);
+        v.finish()?;
+        self.role_rev(name.unwrap_or_default()).await?;
+        Ok(xml(|w| {
+            w.start("InstanceProfiles").end();
+            write_paging(w, None);
+        }))
+    }
+
+    pub(crate) async fn list_entities_for_policy(&self, params: &QueryParams) -> Result<Option<String>, AwsError> {
+        let mut v = Validator::new(params);
+        let arn = policy_arn_param(&mut v, "PolicyArn");
+        let filter = v.string("EntityFilter", false, 0, 32, None);
+        if let Some(f) = filter
+            && !matches!(f, "User" | "Role" | "Group" | "LocalManagedPolicy" | "AWSManagedPolicy")
+        {
+            v.failure(
+                Some(f),
+                "EntityFilter",
+                "Member must satisfy enum value set: [User, Role, Group, LocalManagedPolicy, AWSManagedPolicy]",
+            );
+        }
+        let usage = v.string("PolicyUsageFilter", false, 0, 32, None);
+        if let Some(u) = usage
+            && !matches!(u, "PermissionsPolicy" | "PermissionsBoundary")
+        {
+            v.failure(
+                Some(u),
+                "PolicyUsageFilter",
+                "Member must satisfy enum value set: [PermissionsPolicy, PermissionsBoundary]",
+            );
+        }
+        let prefix = v.string("PathPrefix", false, 1, 512, Some(PATH_PREFIX)).unwrap_or("/");
+        let (marker, max) = paging(&mut v);
+        v.finish()?;
+        let arn = arn.unwrap_or_default();
+        if self.policy_rev(arn).await?.is_none() {
+            return Err(no_such(format!("Policy {arn} was not found.")));
+        }
+        let roles_wanted = matches!(filter, None | Some("Role"));
+        let (roles, next) = if roles_wanted {
+            self.page::<Role>(ROLES, marker, max, |r| {
+                let attached = r.attached_policies.iter().any(|a| a == arn);
+                let boundary = r.permissions_boundary.as_deref() == Some(arn);
+                r.path.starts_with(prefix)
+                    && match usage {
+                        Some("PermissionsPolicy") => attached,
+                        Some(_) => boundary,
+                        None => attached || boundary,
+                    }
+            })
+            .await?
+        } else {
+            (Vec::new(), None)
+        };
+        Ok(xml(|w| {
+            w.start("PolicyGroups").end();
+            w.start("PolicyUsers").end();
+            w.list("PolicyRoles", &roles, |w, r| {
+                w.element("RoleName", &r.name).element("RoleId", &r.id);
+            });
+            write_paging(w, next.as_deref());
+        }))
+    }
 }

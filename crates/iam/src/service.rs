@@ -6,6 +6,19 @@
 //! on a conflict it reads again, a bounded number of times, then answers
 //! `ConcurrentModification`. Entities and their index entries are written in
 //! the same transaction, and so are attachment counts.
+//!
+//! Actions: OIDC providers (`Create`/`Get`/`List`/`Delete`OpenIDConnectProvider,
+//! `Add`/`RemoveClientID…`, `UpdateOpenIDConnectProviderThumbprint`,
+//! `Tag`/`Untag`/`ListOpenIDConnectProvider(Tags)`); roles (`CreateRole`,
+//! `GetRole`, `DeleteRole`, `ListRoles`, `UpdateRole`, `UpdateRoleDescription`,
+//! `UpdateAssumeRolePolicy`, `Tag`/`Untag`/`ListRoleTags`,
+//! `Put`/`DeleteRolePermissionsBoundary`, `ListInstanceProfilesForRole` (always
+//! empty)); inline role policies (`Put`/`Get`/`Delete`/`ListRolePolicies`);
+//! managed policies (`Create`/`Get`/`Delete`/`ListPolicies`, versions,
+//! `Attach`/`Detach`/`ListAttachedRolePolicies`, `ListEntitiesForPolicy`,
+//! `Tag`/`Untag`/`ListPolicyTags`); simulation (`SimulateCustomPolicy`,
+//! `SimulatePrincipalPolicy`, `GetContextKeysFor{Custom,Principal}Policy`).
+//! Users, groups and instance profiles do not exist.
 
 use crate::ids::Random;
 use crate::layout;
@@ -314,6 +327,8 @@ impl<S: Store> Iam<S> {
             "AttachRolePolicy" => self.attach_role_policy(params).await,
             "DetachRolePolicy" => self.detach_role_policy(params).await,
             "ListAttachedRolePolicies" => self.list_attached_role_policies(params).await,
+            "ListEntitiesForPolicy" => self.list_entities_for_policy(params).await,
+            "ListInstanceProfilesForRole" => self.list_instance_profiles_for_role(params).await,
             "TagPolicy" => self.tag_policy(params).await,
             "UntagPolicy" => self.untag_policy(params).await,
             "ListPolicyTags" => self.list_policy_tags(params).await,

@@ -210,6 +210,32 @@ async fn attachments_keep_counts_and_block_deletion() {
     assert_eq!(all(&attached, "PolicyName"), ["p"]);
     let only = ok(&iam, "ListPolicies", &[("OnlyAttached", "true")]).await;
     assert_eq!(all(&only, "PolicyName"), ["p"]);
+    let entities = ok(
+        &iam,
+        "ListEntitiesForPolicy",
+        &[("PolicyArn", &arn), ("EntityFilter", "Role")],
+    )
+    .await;
+    assert_eq!(all(&entities, "RoleName"), ["r"]);
+    let profiles = ok(&iam, "ListInstanceProfilesForRole", &[("RoleName", "r")]).await;
+    assert_eq!(
+        profiles,
+        "<InstanceProfiles></InstanceProfiles><IsTruncated>false</IsTruncated>"
+    );
+    err(
+        &iam,
+        "ListInstanceProfilesForRole",
+        &[("RoleName", "ghost")],
+        ErrorCode::NoSuchEntity,
+    )
+    .await;
+    err(
+        &iam,
+        "ListEntitiesForPolicy",
+        &[("PolicyArn", "arn:aws:iam::111122223333:policy/none")],
+        ErrorCode::NoSuchEntity,
+    )
+    .await;
     let msg = err(&iam, "DeletePolicy", &[("PolicyArn", &arn)], ErrorCode::DeleteConflict).await;
     assert_eq!(msg, "Cannot delete a policy attached to entities.");
     let msg = err(&iam, "DeleteRole", &[("RoleName", "r")], ErrorCode::DeleteConflict).await;
@@ -316,6 +342,15 @@ async fn permissions_boundaries() {
     )
     .await;
     assert_eq!(all(&only, "PolicyName"), ["b"]);
+    let entities = ok(&iam, "ListEntitiesForPolicy", &[("PolicyArn", &b)]).await;
+    assert_eq!(all(&entities, "RoleName"), ["r"]);
+    let entities = ok(
+        &iam,
+        "ListEntitiesForPolicy",
+        &[("PolicyArn", &b), ("PolicyUsageFilter", "PermissionsPolicy")],
+    )
+    .await;
+    assert!(all(&entities, "RoleName").is_empty());
     ok(&iam, "DeleteRolePermissionsBoundary", &[("RoleName", "r")]).await;
     assert_eq!(usage(ok(&iam, "GetPolicy", &[("PolicyArn", &b)]).await), "0");
     assert!(
