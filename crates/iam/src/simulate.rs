@@ -246,6 +246,10 @@ struct Inputs<'a> {
     principal: Option<RequestPrincipal>,
     /// Whether `ResourceArns` was given (else the simulation is over `*`).
     explicit_resources: bool,
+    /// The first (action, resource) pair of this page.
+    start: usize,
+    /// Pairs per page.
+    max: usize,
 }
 
 fn common_inputs(params: &QueryParams) -> Result<Inputs<'_>, AwsError> {
@@ -279,12 +283,21 @@ fn common_inputs(params: &QueryParams) -> Result<Inputs<'_>, AwsError> {
     v.string("ResourcePolicy", false, 1, 131_072, Some(POLICY_PATTERN));
     v.string("ResourceOwner", false, 1, 2048, Some(TEXT_PATTERN));
     v.string("ResourceHandlingOption", false, 1, 64, None);
-    v.string("Marker", false, 1, 320, None);
-    v.int("MaxItems", false, 1, 1000);
+    let marker = v.string("Marker", false, 1, 320, None);
+    let max = v.int("MaxItems", false, 1, 1000).unwrap_or(100);
     v.finish()?;
+    // Results are paged (action-major order): at most MaxItems evaluations per request.
+    let start = match marker {
+        None => 0,
+        Some(m) => m
+            .parse::<usize>()
+            .map_err(|_| AwsError::new(ErrorCode::InvalidInput, "Invalid Marker."))?,
+    };
     let explicit_resources = !resources.is_empty();
     let resources = if resources.is_empty() { vec!["*"] } else { resources };
     Ok(Inputs {
+        start,
+        max: usize::try_from(max).unwrap_or(100),
         explicit_resources,
         actions,
         resources,
@@ -353,8 +366,18 @@ fn run(sources: &[Source], inputs: Inputs<'_>) -> Option<String> {
     let spans: Vec<Vec<Span>> = sources.iter().map(|s| statement_spans(&s.text)).collect();
     let has_boundary = sources.iter().any(|s| s.role == PolicyRole::Boundary);
     let mut results = Vec::new();
-    for action in &inputs.actions {
-        for resource in &inputs.resources {
+    // Pair i is (actions[i / resources], resources[i % resources]); only this
+    // page's pairs are evaluated (nothing proportional to the product is built).
+    let per_action = inputs.resources.len().max(1);
+    let total = inputs.actions.len().saturating_mul(per_action);
+    let end = inputs.start.saturating_add(inputs.max).min(total);
+    let next = (end < total).then(|| end.to_string());
+    for i in inputs.start..end {
+        let (Some(action), Some(resource)) = (inputs.actions.get(i / per_action), inputs.resources.get(i % per_action))
+        else {
+            continue;
+        };
+        {
             let mut req = Request::new(action)
                 .with_resource(*resource)
                 .with_context(inputs.context.clone());
@@ -467,7 +490,7 @@ fn run(sources: &[Source], inputs: Inputs<'_>) -> Option<String> {
                 }
             },
         );
-        w.element("IsTruncated", "false");
+        crate::service::write_paging(w, next.as_deref());
     })
 }
 

@@ -341,3 +341,37 @@ async fn context_keys_the_policies_use() {
     assert_eq!(all(&xml, "member"), ["aws:SecureTransport", "aws:PrincipalTag/team"]);
     err(&iam, "GetContextKeysForCustomPolicy", &[], ErrorCode::ValidationError).await;
 }
+
+#[tokio::test]
+async fn simulation_results_are_paged() {
+    let iam = iam();
+    let base = [
+        ("PolicyInputList.member.1", ALLOW_LIST),
+        ("ActionNames.member.1", "s3:ListBucket"),
+        ("ActionNames.member.2", "s3:GetObject"),
+        ("ActionNames.member.3", "s3:PutObject"),
+        ("ResourceArns.member.1", "arn:aws:s3:::teambucket"),
+        ("ResourceArns.member.2", "arn:aws:s3:::other"),
+    ];
+    let mut first = base.to_vec();
+    first.push(("MaxItems", "4"));
+    let xml = ok(&iam, "SimulateCustomPolicy", &first).await;
+    assert_eq!(
+        all(&xml, "EvalDecision"),
+        ["allowed", "implicitDeny", "implicitDeny", "implicitDeny"]
+    );
+    assert_eq!(el(&xml, "IsTruncated"), "true");
+    let marker = el(&xml, "Marker");
+    let mut second = base.to_vec();
+    second.push(("Marker", &marker));
+    let xml = ok(&iam, "SimulateCustomPolicy", &second).await;
+    assert_eq!(all(&xml, "EvalActionName"), ["s3:PutObject", "s3:PutObject"]);
+    assert_eq!(
+        all(&xml, "EvalResourceName").last().map(String::as_str),
+        Some("arn:aws:s3:::other")
+    );
+    assert_eq!(el(&xml, "IsTruncated"), "false");
+    let mut bad = base.to_vec();
+    bad.push(("Marker", "x"));
+    err(&iam, "SimulateCustomPolicy", &bad, ErrorCode::InvalidInput).await;
+}
