@@ -2,7 +2,7 @@
 
 use crate::entities::{OidcProvider, write_tags};
 use crate::layout::{self, OIDC_PROVIDERS};
-use crate::names::{MAX_TAGS, merge_tags, oidc_provider_arn};
+use crate::names::{merge_tags, oidc_provider_arn};
 use crate::service::{Iam, check_new_tags, conflict, no_such, paging, tag_keys, tag_params, tags_page, to_json, xml};
 use irsa_aws_query::{AwsError, ErrorCode, QueryParams, TEXT_PATTERN, Validator};
 use irsa_store::{Compare, Store, Txn};
@@ -101,12 +101,6 @@ impl<S: Store> Iam<S> {
         }
         if thumbprints.len() > MAX_THUMBPRINTS {
             return Err(limit("ThumbprintsPerOpenIdConnectProvider", MAX_THUMBPRINTS));
-        }
-        if tags.len() > MAX_TAGS {
-            return Err(AwsError::new(
-                ErrorCode::LimitExceeded,
-                format!("The number of tags has reached the maximum limit of {MAX_TAGS}."),
-            ));
         }
         let tags = check_new_tags(&tags)?;
         let mut ids: Vec<String> = Vec::new();

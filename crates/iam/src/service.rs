@@ -162,6 +162,15 @@ pub(crate) fn tag_params(params: &QueryParams) -> Result<Vec<(&str, &str)>, AwsE
             "1 validation error detected: Value null at 'tags.member.key' failed to satisfy constraint: Member must not be null",
         ));
     }
+    if keys.len() > crate::names::MAX_TAGS {
+        return Err(AwsError::new(
+            ErrorCode::LimitExceeded,
+            format!(
+                "The number of tags has reached the maximum limit of {}.",
+                crate::names::MAX_TAGS
+            ),
+        ));
+    }
     Ok(keys.into_iter().zip(values).collect())
 }
 

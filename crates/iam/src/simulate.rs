@@ -163,6 +163,10 @@ fn parse_input(text: &str, kind: PolicyKind, what: &str) -> Result<Policy, AwsEr
     }
 }
 
+/// The most `ContextEntries` one simulation takes (each entry's values are
+/// looked up among all parameters, so this bounds the work).
+const MAX_CONTEXT_ENTRIES: usize = 1000;
+
 const CONTEXT_TYPES: &[&str] = &[
     "string",
     "stringList",
@@ -182,6 +186,12 @@ const CONTEXT_TYPES: &[&str] = &[
 fn context_entries(params: &QueryParams) -> Result<Context, AwsError> {
     let names = params.list("ContextEntries", Some("ContextKeyName"))?;
     let types = params.list("ContextEntries", Some("ContextKeyType"))?;
+    if names.len() > MAX_CONTEXT_ENTRIES {
+        return Err(AwsError::new(
+            ErrorCode::InvalidInput,
+            format!("At most {MAX_CONTEXT_ENTRIES} context entries can be simulated at once."),
+        ));
+    }
     let mut ctx = Context::new();
     for (i, name) in names.iter().enumerate() {
         let n = i + 1;

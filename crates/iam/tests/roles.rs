@@ -427,3 +427,27 @@ async fn resource_arns_for_authorization() {
         "arn:aws:iam::111122223333:role/kf/r"
     );
 }
+
+#[tokio::test]
+async fn floods_of_list_members_are_refused_cheaply() {
+    let iam = iam();
+    role(&iam, "r").await;
+    let n = 20_000;
+    let mut p: Vec<(String, String)> = Vec::with_capacity(2 * n + 1);
+    for i in 1..=n {
+        p.push((format!("Tags.member.{i}.Key"), format!("k{i}")));
+        p.push((format!("Tags.member.{i}.Value"), String::new()));
+    }
+    p.push(("RoleName".into(), "r".into()));
+    let refs: Vec<(&str, &str)> = p.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    // (Decoding the form is the server's and aws-query's part; time the action only.)
+    let parsed = params(&refs);
+    let started = std::time::Instant::now();
+    let e = iam.handle("TagRole", &parsed, NOW).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::LimitExceeded);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
