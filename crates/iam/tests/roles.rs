@@ -451,3 +451,63 @@ async fn floods_of_list_members_are_refused_cheaply() {
         started.elapsed()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writers_never_break_the_rules() {
+    let iam = std::sync::Arc::new(iam_with(irsa_policy::Limits {
+        inline: 300,
+        ..Default::default()
+    }));
+    // Eight creators of one name (in different cases): exactly one wins.
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let iam = std::sync::Arc::clone(&iam);
+        tasks.push(tokio::spawn(async move {
+            let name = if i % 2 == 0 { "Same" } else { "sAME" };
+            call(
+                &iam,
+                "CreateRole",
+                &[("RoleName", name), ("AssumeRolePolicyDocument", TRUST)],
+            )
+            .await
+        }));
+    }
+    let mut created = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => created += 1,
+            Err(e) => assert_eq!(e.code, ErrorCode::EntityAlreadyExists, "{e}"),
+        }
+    }
+    assert_eq!(created, 1);
+    // Eight inline policies of 116 characters against a 300 aggregate: at most two fit.
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let iam = std::sync::Arc::clone(&iam);
+        tasks.push(tokio::spawn(async move {
+            let pname = format!("p{i}");
+            call(
+                &iam,
+                "PutRolePolicy",
+                &[("RoleName", "same"), ("PolicyName", &pname), ("PolicyDocument", READ)],
+            )
+            .await
+        }));
+    }
+    for t in tasks {
+        if let Err(e) = t.await.unwrap() {
+            assert!(
+                matches!(e.code, ErrorCode::LimitExceeded | ErrorCode::ConcurrentModification),
+                "{e}"
+            );
+        }
+    }
+    let (stored, _) = irsa_iam::layout::get_role(iam.store(), "same").await.unwrap().unwrap();
+    let total: usize = stored
+        .inline_policies
+        .values()
+        .map(|d| irsa_policy::policy_size(d))
+        .sum();
+    assert!(total <= 300, "{total}");
+    assert_eq!(stored.inline_policies.len(), 2);
+}
