@@ -239,6 +239,9 @@ impl<S: Store> Iam<S> {
         let mut v = Validator::new(params);
         let arn = v.string("OpenIDConnectProviderArn", true, 20, 2048, Some(TEXT_PATTERN));
         let list = params.list("ThumbprintList", None)?;
+        if list.is_empty() {
+            v.failure(None, "ThumbprintList", "Member must not be null");
+        }
         check_thumbprints(&mut v, &list);
         v.finish()?;
         let Some(arn) = arn else { return Err(not_found("")) };

@@ -86,6 +86,17 @@ async fn provider_lifecycle() {
             .await
             .contains(&tp2)
     );
+    let msg = err(
+        &iam,
+        "UpdateOpenIDConnectProviderThumbprint",
+        &[("OpenIDConnectProviderArn", &arn)],
+        ErrorCode::ValidationError,
+    )
+    .await;
+    assert_eq!(
+        msg,
+        "1 validation error detected: Value null at 'thumbprintList' failed to satisfy constraint: Member must not be null"
+    );
 
     ok(
         &iam,
