@@ -5,6 +5,7 @@
 
 mod oidc;
 mod policy;
+mod setup;
 mod webhook;
 
 use clap::{Parser, Subcommand};
@@ -33,6 +34,11 @@ enum Command {
     /// mutation offline.
     #[command(disable_version_flag = true)]
     Webhook(webhook::WebhookCommand),
+    /// Register the cluster's OIDC issuer and create the kf-admin and kf-user roles
+    /// (what kfctl's AWS plugin did with enablePodIamPolicy); idempotent.
+    Setup(setup::SetupArgs),
+    /// Delete what `irsa setup` created (only what carries its tag).
+    Teardown(setup::SetupArgs),
 }
 
 /// Exit status for input the command could not use (unreadable files, bad
@@ -86,6 +92,8 @@ fn main() -> ExitCode {
         Command::Oidc(cmd) => oidc::run(cmd),
         Command::Token(args) => oidc::token(args),
         Command::Webhook(cmd) => webhook::run(cmd),
+        Command::Setup(args) => setup::run(args, false),
+        Command::Teardown(args) => setup::run(args, true),
     };
     match result {
         Ok(code) => code,

@@ -8,9 +8,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod apply;
 mod config;
 mod plan;
 
+pub use apply::{ApplyError, Change, apply, connect, connect_with, teardown};
 pub use config::{ConfigError, ParsedConfig, ServiceAccountRef, SetupConfig, parse_config};
 pub use plan::{
     CLUSTER_TAG, CONTROLLER_POLICY_NAME, MANAGED_BY_TAG, Plan, PlanError, ProviderPlan, RolePlan, STS_AUDIENCE, Target,
