@@ -18,38 +18,67 @@ fn invalid_url() -> AwsError {
     AwsError::new(ErrorCode::ValidationError, "Invalid Open ID Connect Provider URL")
 }
 
+fn rejected_url() -> AwsError {
+    AwsError::new(ErrorCode::InvalidInput, "Invalid Open ID Connect Provider URL.")
+}
+
 /// The provider URL without `https://`, if IAM accepts it: https only, a
-/// host, no port, query, fragment or user info.
+/// host of letters, digits, dots and dashes (or an IP literal), no port,
+/// query, fragment or user info. A trailing `/` is kept: it makes another
+/// provider, as in IAM. Errors as IAM words them: `ValidationError` for what
+/// is not a URL at all, `InvalidInput` for a URL IAM refuses.
 pub fn check_provider_url(url: &str) -> Result<&str, AwsError> {
-    let rest = url.strip_prefix("https://").ok_or_else(invalid_url)?;
-    let host = rest.split('/').next().unwrap_or_default();
-    let bad = rest.is_empty()
-        || host.is_empty()
-        || host.contains(':')
-        || host.contains('@')
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(invalid_url());
+    };
+    if !scheme.eq_ignore_ascii_case("https") {
+        return Err(AwsError::new(
+            ErrorCode::InvalidInput,
+            "Invalid Open ID Connect Provider URL. The URL must begin with https://.",
+        ));
+    }
+    if scheme != "https" {
+        return Err(rejected_url());
+    }
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() {
+        return Err(invalid_url());
+    }
+    let host_ok = host.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    let bad = !host_ok
         || rest.contains('?')
         || rest.contains('#')
         || rest.chars().any(|c| c.is_whitespace() || c.is_control());
-    if bad { Err(invalid_url()) } else { Ok(rest) }
+    if bad { Err(rejected_url()) } else { Ok(rest) }
 }
 
 fn not_found(arn: &str) -> AwsError {
     no_such(format!("OpenIDConnect Provider not found for arn {arn}"))
 }
 
-fn check_thumbprints(v: &mut Validator<'_>, list: &[&str]) {
-    for (i, t) in list.iter().enumerate() {
-        let name = format!("ThumbprintList.member.{}", i + 1);
+/// Thumbprints: exactly 40 characters each (IAM does not insist on hex), at
+/// most five; stored lowercase, once each.
+fn check_thumbprints(list: &[&str]) -> Result<Vec<String>, AwsError> {
+    if list.len() > MAX_THUMBPRINTS {
+        return Err(AwsError::new(
+            ErrorCode::InvalidInput,
+            "Thumbprint list must contain fewer than 5 entries.",
+        ));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for t in list {
         if t.chars().count() != 40 {
-            v.failure(Some(t), &name, "Member must have length 40");
-        } else if !t.chars().all(|c| c.is_ascii_hexdigit()) {
-            v.failure(
-                Some(t),
-                &name,
-                "Member must satisfy regular expression pattern: [0-9a-fA-F]{40}",
-            );
+            return Err(AwsError::new(
+                ErrorCode::InvalidInput,
+                "Thumbprint must be exactly 40 characters.",
+            ));
+        }
+        let t = t.to_ascii_lowercase();
+        if !out.contains(&t) {
+            out.push(t);
         }
     }
+    Ok(out)
 }
 
 fn check_client_ids(v: &mut Validator<'_>, list: &[&str]) {
@@ -91,28 +120,19 @@ impl<S: Store> Iam<S> {
         let client_ids = params.list("ClientIDList", None)?;
         let thumbprints = params.list("ThumbprintList", None)?;
         check_client_ids(&mut v, &client_ids);
-        check_thumbprints(&mut v, &thumbprints);
         let tags = tag_params(params)?;
         v.finish()?;
         let url = url.ok_or_else(invalid_url)?;
         let host_path = check_provider_url(url)?;
+        let tps = check_thumbprints(&thumbprints)?;
         if client_ids.len() > MAX_CLIENT_IDS {
             return Err(limit("ClientIdsPerOpenIdConnectProvider", MAX_CLIENT_IDS));
-        }
-        if thumbprints.len() > MAX_THUMBPRINTS {
-            return Err(limit("ThumbprintsPerOpenIdConnectProvider", MAX_THUMBPRINTS));
         }
         let tags = check_new_tags(&tags)?;
         let mut ids: Vec<String> = Vec::new();
         for c in client_ids {
             if !ids.iter().any(|x| x == c) {
                 ids.push(c.to_owned());
-            }
-        }
-        let mut tps: Vec<String> = Vec::new();
-        for t in thumbprints {
-            if !tps.iter().any(|x| x.eq_ignore_ascii_case(t)) {
-                tps.push(t.to_owned());
             }
         }
         let existing = self
@@ -242,18 +262,9 @@ impl<S: Store> Iam<S> {
         if list.is_empty() {
             v.failure(None, "ThumbprintList", "Member must not be null");
         }
-        check_thumbprints(&mut v, &list);
         v.finish()?;
         let Some(arn) = arn else { return Err(not_found("")) };
-        if list.len() > MAX_THUMBPRINTS {
-            return Err(limit("ThumbprintsPerOpenIdConnectProvider", MAX_THUMBPRINTS));
-        }
-        let mut tps: Vec<String> = Vec::new();
-        for t in list {
-            if !tps.iter().any(|x| x.eq_ignore_ascii_case(t)) {
-                tps.push(t.to_owned());
-            }
-        }
+        let tps = check_thumbprints(&list)?;
         let key = self.provider_key_checked(arn)?;
         self.update::<OidcProvider, _>(
             &key,

@@ -84,7 +84,7 @@ async fn provider_lifecycle() {
     assert!(
         ok(&iam, "GetOpenIDConnectProvider", &[("OpenIDConnectProviderArn", &arn)])
             .await
-            .contains(&tp2)
+            .contains(&tp2.to_ascii_lowercase())
     );
     let msg = err(
         &iam,
@@ -172,15 +172,8 @@ async fn provider_lifecycle() {
 #[tokio::test]
 async fn provider_inputs_are_checked() {
     let iam = iam();
-    for bad in [
-        "http://oidc.example.com",
-        "https://",
-        "https://oidc.example.com:443/x",
-        "https://oidc.example.com/x?a=b",
-        "https://oidc.example.com/#f",
-        "https://user@oidc.example.com",
-        "oidc.example.com",
-    ] {
+    // Not a URL at all: ValidationError; a URL IAM refuses: InvalidInput.
+    for bad in ["https://", "oidc.example.com"] {
         let msg = err(
             &iam,
             "CreateOpenIDConnectProvider",
@@ -190,32 +183,86 @@ async fn provider_inputs_are_checked() {
         .await;
         assert_eq!(msg, "Invalid Open ID Connect Provider URL", "{bad}");
     }
+    let msg = err(
+        &iam,
+        "CreateOpenIDConnectProvider",
+        &[("Url", "http://oidc.example.com")],
+        ErrorCode::InvalidInput,
+    )
+    .await;
+    assert_eq!(
+        msg,
+        "Invalid Open ID Connect Provider URL. The URL must begin with https://."
+    );
+    for bad in [
+        "https://oidc.example.com:443/x",
+        "https://oidc.example.com/x?a=b",
+        "https://oidc.example.com/#f",
+        "https://user@oidc.example.com",
+        "https://exa_mple.com",
+    ] {
+        let msg = err(
+            &iam,
+            "CreateOpenIDConnectProvider",
+            &[("Url", bad)],
+            ErrorCode::InvalidInput,
+        )
+        .await;
+        assert_eq!(msg, "Invalid Open ID Connect Provider URL.", "{bad}");
+    }
     err(&iam, "CreateOpenIDConnectProvider", &[], ErrorCode::ValidationError).await;
     let msg = err(
         &iam,
         "CreateOpenIDConnectProvider",
         &[("Url", "https://x.example.com"), ("ThumbprintList.member.1", "abc")],
-        ErrorCode::ValidationError,
+        ErrorCode::InvalidInput,
     )
     .await;
-    assert!(msg.contains("'thumbprintList.member.1'"), "{msg}");
-    err(
-        &iam,
-        "CreateOpenIDConnectProvider",
-        &[
-            ("Url", "https://x.example.com"),
-            ("ThumbprintList.member.1", &"g".repeat(40)),
-        ],
-        ErrorCode::ValidationError,
-    )
-    .await;
+    assert_eq!(msg, "Thumbprint must be exactly 40 characters.");
     let six: Vec<(String, String)> = (1..=6)
         .map(|i| (format!("ThumbprintList.member.{i}"), format!("{i:040}")))
         .collect();
     let mut p: Vec<(&str, &str)> = six.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     p.push(("Url", "https://x.example.com"));
-    let msg = err(&iam, "CreateOpenIDConnectProvider", &p, ErrorCode::LimitExceeded).await;
-    assert_eq!(msg, "Cannot exceed quota for ThumbprintsPerOpenIdConnectProvider: 5");
+    let msg = err(&iam, "CreateOpenIDConnectProvider", &p, ErrorCode::InvalidInput).await;
+    assert_eq!(msg, "Thumbprint list must contain fewer than 5 entries.");
+    // Five are accepted, 40 characters need not be hex, and they are kept lowercase.
+    let mut p: Vec<(&str, &str)> = six[..5].iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    p.push(("Url", "https://five.example.com"));
+    ok(&iam, "CreateOpenIDConnectProvider", &p).await;
+    let upper = "Z".repeat(40);
+    let xml = ok(
+        &iam,
+        "CreateOpenIDConnectProvider",
+        &[("Url", "https://z.example.com"), ("ThumbprintList.member.1", &upper)],
+    )
+    .await;
+    let got = ok(
+        &iam,
+        "GetOpenIDConnectProvider",
+        &[("OpenIDConnectProviderArn", &el(&xml, "OpenIDConnectProviderArn"))],
+    )
+    .await;
+    assert!(got.contains(&"z".repeat(40)), "{got}");
+    // A trailing slash makes another provider.
+    ok(
+        &iam,
+        "CreateOpenIDConnectProvider",
+        &[("Url", "https://z.example.com/")],
+    )
+    .await;
+    for arn in [
+        "arn:aws:iam::111122223333:oidc-provider/five.example.com",
+        "arn:aws:iam::111122223333:oidc-provider/z.example.com",
+        "arn:aws:iam::111122223333:oidc-provider/z.example.com/",
+    ] {
+        ok(
+            &iam,
+            "DeleteOpenIDConnectProvider",
+            &[("OpenIDConnectProviderArn", arn)],
+        )
+        .await;
+    }
     let ids: Vec<(String, String)> = (1..=101)
         .map(|i| (format!("ClientIDList.member.{i}"), format!("c{i}")))
         .collect();
