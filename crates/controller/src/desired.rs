@@ -279,3 +279,18 @@ pub fn desired_state(
         resource_quota,
     })
 }
+
+/// A JSON merge patch deleting the labels the configuration removes (empty values) that the
+/// current namespace has (upstream deleted them), or `None` when there is nothing to delete.
+pub fn labels_removal_patch(
+    config: &BTreeMap<String, String>,
+    current: Option<&Namespace>,
+) -> Option<serde_json::Value> {
+    let labels = current.and_then(|n| n.metadata.labels.as_ref())?;
+    let remove: serde_json::Map<String, serde_json::Value> = namespace_labels_to_remove(config)
+        .into_iter()
+        .filter(|k| labels.contains_key(k))
+        .map(|k| (k, serde_json::Value::Null))
+        .collect();
+    (!remove.is_empty()).then(|| json!({"metadata": {"labels": remove}}))
+}

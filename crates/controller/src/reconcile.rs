@@ -323,6 +323,21 @@ pub async fn apply<T: RoleTrust>(profile: &Profile, ctx: &Context<T>) -> Result<
     }
 
     apply_objects(&ctx.client, &desired).await?;
+    if let Some(patch) = crate::desired::labels_removal_patch(&ctx.config.namespace_labels, current_ns.as_ref()) {
+        ns_api
+            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
+    }
+    let old_role = previous.aws.as_ref().map(|a| a.applied_role_arn.as_str());
+    let new_role = plan.applied.as_ref().map(|a| a.applied_role_arn.as_str());
+    if old_role.is_some() && old_role != new_role {
+        let note = format!(
+            "role changed from {} to {}; running pods of namespace {name} keep their old credentials until restarted",
+            old_role.unwrap_or("none"),
+            new_role.unwrap_or("none")
+        );
+        publish(ctx, profile, false, "RoleChanged", note).await;
+    }
 
     let mut action = Action::requeue(ctx.resync);
     let mut retry_error = None;

@@ -481,6 +481,13 @@ fn namespace_rules() {
     assert_eq!(applied.keys().collect::<Vec<_>>(), vec!["a", "d"]);
     assert_eq!(desired::namespace_labels_to_remove(&file), vec!["b", "c"]);
 
+    let current = ns("alice@example.com", json!({"b": "set-by-someone", "a": "x"}));
+    assert_eq!(
+        desired::labels_removal_patch(&file, Some(&current)),
+        Some(json!({"metadata": {"labels": {"b": null}}}))
+    );
+    assert_eq!(desired::labels_removal_patch(&file, None), None);
+
     let mut no_owner = p.clone();
     no_owner.spec.owner = None;
     assert_eq!(

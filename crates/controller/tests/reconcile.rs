@@ -107,7 +107,7 @@ struct Seen {
 
 /// Answers requests until the reconcile finishes: GETs of namespaces and quota DELETEs are 404,
 /// PATCHes echo the body (a status patch echoes `profile`).
-async fn serve(mut handle: Handle, profile: Value) -> Vec<Seen> {
+async fn serve(mut handle: Handle, profile: Value, namespace: Option<Value>) -> Vec<Seen> {
     let mut seen = Vec::new();
     while let Some((req, send)) = handle.next_request().await {
         let method = req.method().to_string();
@@ -118,6 +118,9 @@ async fn serve(mut handle: Handle, profile: Value) -> Vec<Seen> {
         let not_found =
             json!({"apiVersion": "v1", "kind": "Status", "status": "Failure", "reason": "NotFound", "code": 404});
         let (code, answer) = match method.as_str() {
+            "GET" | "PATCH" if path == "/api/v1/namespaces/team-a" && namespace.is_some() => {
+                (200, namespace.clone().unwrap_or_default())
+            }
             "GET" | "DELETE" => (404, not_found),
             "PATCH" if path.starts_with("/apis/kubeflow.org/") => (200, profile.clone()),
             _ => {
@@ -147,7 +150,16 @@ async fn run(
     handle: Handle,
     p: Value,
 ) -> (Result<kube::runtime::controller::Action, String>, Vec<Seen>) {
-    let server = tokio::spawn(serve(handle, p.clone()));
+    run_with(ctx, handle, p, None).await
+}
+
+async fn run_with(
+    ctx: Arc<Context<FakeIam>>,
+    handle: Handle,
+    p: Value,
+    namespace: Option<Value>,
+) -> (Result<kube::runtime::controller::Action, String>, Vec<Seen>) {
+    let server = tokio::spawn(serve(handle, p.clone(), namespace));
     let profile: Profile = serde_json::from_value(p).unwrap();
     let result = tokio::time::timeout(Duration::from_secs(20), reconcile(Arc::new(profile), ctx.clone()))
         .await
@@ -359,4 +371,41 @@ async fn deletion_revokes_and_removes_the_finalizer() {
     let (ctx, handle) = with_edits(edits);
     let (r, _) = run(ctx, handle, profile(Some(ROLE), true, recorded, true)).await;
     r.unwrap();
+}
+
+#[tokio::test]
+async fn a_namespace_of_another_owner_is_not_adopted() {
+    let (ctx, handle, iam) = setup(config());
+    let ns = json!({"apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": "team-a", "annotations": {"owner": "bob@example.com"}, "resourceVersion": "3"}});
+    let (r, seen) = run_with(ctx, handle, profile(Some(ROLE), true, Value::Null, false), Some(ns)).await;
+    r.unwrap();
+    let methods: Vec<&str> = seen.iter().map(|s| s.method.as_str()).collect();
+    assert_eq!(methods, vec!["GET", "PATCH"], "only the status is written");
+    let status = status_patch(&seen);
+    assert_eq!(condition(status, "Ready")["status"], "False");
+    assert_eq!(condition(status, "Ready")["reason"], "NamespaceOwnedByOther");
+    assert_eq!(iam.calls(), 0);
+}
+
+#[tokio::test]
+async fn labels_with_empty_values_are_removed_from_the_namespace() {
+    let mut c = config();
+    c.namespace_labels
+        .insert("katib.kubeflow.org/metrics-collector-injection".into(), String::new());
+    let (ctx, handle, _) = setup(c);
+    let ns = json!({"apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": "team-a", "annotations": {"owner": "alice@example.com"}, "resourceVersion": "3",
+                     "labels": {"katib.kubeflow.org/metrics-collector-injection": "enabled"}}});
+    let (r, seen) = run_with(ctx, handle, profile(None, true, Value::Null, false), Some(ns)).await;
+    r.unwrap();
+    let merge = seen
+        .iter()
+        .filter(|s| s.method == "PATCH" && s.path == "/api/v1/namespaces/team-a")
+        .nth(1)
+        .expect("a merge patch after the apply");
+    assert_eq!(
+        merge.body,
+        json!({"metadata": {"labels": {"katib.kubeflow.org/metrics-collector-injection": null}}})
+    );
 }
