@@ -253,6 +253,35 @@ pub(crate) fn check_document(doc: &str, kind: PolicyKind, limit: usize, quota: &
     Ok(())
 }
 
+/// Names and paths of the right length but with characters IAM refuses get
+/// IAM's own words rather than a pattern (length and presence problems are
+/// left to each action's Coral-style validation).
+fn check_charsets(params: &QueryParams) -> Result<(), AwsError> {
+    for (param, field, max) in [("RoleName", "roleName", 64), ("PolicyName", "policyName", 128)] {
+        if let Some(v) = params.get(param)
+            && (1..=max).contains(&v.chars().count())
+            && !v.chars().all(crate::names::is_name_char)
+        {
+            return Err(AwsError::new(
+                ErrorCode::ValidationError,
+                format!(
+                    "The specified value for {field} is invalid. It must contain only alphanumeric characters and/or the following: +=,.@_-"
+                ),
+            ));
+        }
+    }
+    if let Some(p) = params.get("Path")
+        && (1..=512).contains(&p.chars().count())
+        && !valid_path(p)
+    {
+        return Err(AwsError::new(
+            ErrorCode::ValidationError,
+            "The specified value for path is invalid. It must begin and end with / and contain only alphanumeric characters and/or / characters.",
+        ));
+    }
+    Ok(())
+}
+
 impl<S: Store> Iam<S> {
     /// A service for `account` (12 digits) in `partition` (`aws`), with the
     /// policy size limits to enforce and the random source for unique ids.
@@ -293,6 +322,7 @@ impl<S: Store> Iam<S> {
     /// `irsa_aws_query::response_xml(action, IAM_NAMESPACE, request_id, ..)`.
     /// `now` is seconds since the epoch (creation and update dates).
     pub async fn handle(&self, action: &str, params: &QueryParams, now: i64) -> Result<Option<String>, AwsError> {
+        check_charsets(params)?;
         match action {
             // OIDC providers.
             "CreateOpenIDConnectProvider" => self.create_oidc_provider(params, now).await,

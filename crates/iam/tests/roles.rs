@@ -164,18 +164,40 @@ async fn bad_inputs_get_the_right_code_and_message() {
         &iam,
         "CreateRole",
         &[
-            ("RoleName", "a b"),
+            ("RoleName", "r"),
             ("AssumeRolePolicyDocument", TRUST),
             ("MaxSessionDuration", "100"),
         ],
         ErrorCode::ValidationError,
     )
     .await;
+    assert_eq!(
+        msg,
+        "1 validation error detected: Value '100' at 'maxSessionDuration' failed to satisfy constraint: Member must have value greater than or equal to 3600"
+    );
+    // Characters IAM refuses in names and paths get IAM's own words.
+    let msg = err(
+        &iam,
+        "CreateRole",
+        &[("RoleName", "a b"), ("AssumeRolePolicyDocument", TRUST)],
+        ErrorCode::ValidationError,
+    )
+    .await;
+    assert_eq!(
+        msg,
+        "The specified value for roleName is invalid. It must contain only alphanumeric characters and/or the following: +=,.@_-"
+    );
+    let msg = err(
+        &iam,
+        "GetRolePolicy",
+        &[("RoleName", "r"), ("PolicyName", "a/b")],
+        ErrorCode::ValidationError,
+    )
+    .await;
     assert!(
-        msg.starts_with("2 validation errors detected: Value 'a b' at 'roleName'"),
+        msg.starts_with("The specified value for policyName is invalid."),
         "{msg}"
     );
-    assert!(msg.contains("Value '100' at 'maxSessionDuration' failed to satisfy constraint: Member must have value greater than or equal to 3600"), "{msg}");
     let long = "r".repeat(65);
     err(
         &iam,
@@ -184,13 +206,17 @@ async fn bad_inputs_get_the_right_code_and_message() {
         ErrorCode::ValidationError,
     )
     .await;
-    err(
+    let msg = err(
         &iam,
         "CreateRole",
         &[("RoleName", "r"), ("Path", "nope"), ("AssumeRolePolicyDocument", TRUST)],
         ErrorCode::ValidationError,
     )
     .await;
+    assert_eq!(
+        msg,
+        "The specified value for path is invalid. It must begin and end with / and contain only alphanumeric characters and/or / characters."
+    );
     // Trust policies: malformed, wrong kind, too big.
     err(
         &iam,

@@ -178,7 +178,7 @@ async fn representative_documents() {
         doc(
             &iam,
             "CreateRole",
-            &[("RoleName", "bad name!"), ("MaxSessionDuration", "60")]
+            &[("RoleName", &"r".repeat(65)), ("MaxSessionDuration", "60")]
         )
         .await
     );
