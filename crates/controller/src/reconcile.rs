@@ -281,9 +281,42 @@ pub async fn apply<T: RoleTrust>(profile: &Profile, ctx: &Context<T>) -> Result<
     };
     let ns_api: Api<Namespace> = Api::all(ctx.client.clone());
     let current_ns = ns_api.get_opt(&name).await?;
-    let plan = aws::plan(profile, &ctx.config.aws, previous.aws.as_ref());
+    let mut plan = aws::plan(profile, &ctx.config.aws, previous.aws.as_ref());
     for c in &plan.conditions {
         conds.set(c.type_, c.status, c.reason, c.message.clone());
+    }
+    // The required tag is checked before the annotation is applied (annotate-only too), once per
+    // role change: a role already recorded as applied is not read again on resync.
+    if let (Some(tag), Some(target)) = (aws::required_tag(&ctx.config.aws, &name), plan.applied.clone()) {
+        let recorded = previous
+            .aws
+            .as_ref()
+            .is_some_and(|a| a.applied_role_arn == target.applied_role_arn);
+        if !recorded && let Ok(role) = aws::RoleArn::parse(&target.applied_role_arn) {
+            let allowed = match ctx
+                .edits
+                .iam()
+                .get_role(&role.name)
+                .await
+                .map_err(TrustLoopError::from)?
+            {
+                Some(info) => aws::tag_satisfied(&tag, &info.tags),
+                None => true, // reported by the trust edit (annotate-only: the role is managed elsewhere)
+            };
+            if !allowed {
+                let msg = format!(
+                    "role `{}` is not allowed: it does not carry the required tag `{}{}`",
+                    role.arn,
+                    tag.0,
+                    tag.1.as_ref().map(|v| format!("={v}")).unwrap_or_default()
+                );
+                conds.set(condition::ROLE_NOT_ALLOWED, true, "RequiredTagMissing", msg.clone());
+                publish(ctx, profile, true, "RoleNotAllowed", msg).await;
+                plan.annotations.clear();
+                plan.grant.clear();
+                plan.applied = None;
+            }
+        }
     }
     let desired = match desired_state(profile, &ctx.config, current_ns.as_ref(), &plan.annotations) {
         Ok(d) => d,

@@ -409,3 +409,35 @@ async fn labels_with_empty_values_are_removed_from_the_namespace() {
         json!({"metadata": {"labels": {"katib.kubeflow.org/metrics-collector-injection": null}}})
     );
 }
+
+#[tokio::test]
+async fn a_role_without_the_required_tag_is_neither_annotated_nor_trusted() {
+    let mut c = config();
+    c.aws.required_role_tag = Some(("kubeflow.org/profile".into(), Some("{profile}".into())));
+    for annotate_only in [true, false] {
+        let (ctx, handle, iam) = setup(c.clone());
+        let mut p = profile(Some(ROLE), true, Value::Null, false);
+        p["spec"]["plugins"][0]["spec"]["annotateOnly"] = json!(annotate_only);
+        let (r, seen) = run(ctx, handle, p).await;
+        r.unwrap();
+        let sa = seen
+            .iter()
+            .find(|s| s.path.ends_with("/serviceaccounts/default-editor"))
+            .unwrap();
+        assert!(
+            sa.body["metadata"].get("annotations").is_none(),
+            "annotateOnly={annotate_only}"
+        );
+        let status = status_patch(&seen);
+        assert_eq!(condition(status, "RoleNotAllowed")["status"], "True");
+        assert!(
+            condition(status, "RoleNotAllowed")["message"]
+                .as_str()
+                .unwrap()
+                .contains("kubeflow.org/profile=team-a")
+        );
+        assert_eq!(condition(status, "Ready")["status"], "False");
+        assert!(!iam.policy("kf-user").contains(EDITOR));
+        assert_eq!(iam.calls(), 1, "one GetRole for the tag");
+    }
+}
