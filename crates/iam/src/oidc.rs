@@ -3,7 +3,9 @@
 use crate::entities::{OidcProvider, write_tags};
 use crate::layout::{self, OIDC_PROVIDERS};
 use crate::names::{merge_tags, oidc_provider_arn};
-use crate::service::{Iam, check_new_tags, conflict, no_such, paging, tag_keys, tag_params, tags_page, to_json, xml};
+use crate::service::{
+    Iam, check_new_tags, conflict, no_such, paging, required_tags, tag_keys, tag_params, tags_page, to_json, xml,
+};
 use irsa_aws_query::{AwsError, ErrorCode, QueryParams, TEXT_PATTERN, Validator};
 use irsa_store::{Compare, Store, Txn};
 
@@ -280,7 +282,7 @@ impl<S: Store> Iam<S> {
 
     pub(crate) async fn tag_oidc_provider(&self, params: &QueryParams) -> Result<Option<String>, AwsError> {
         let arn = self.provider_arn_param(params)?;
-        let tags = tag_params(params)?;
+        let tags = required_tags(params)?;
         check_new_tags(&tags)?;
         let key = self.provider_key_checked(arn)?;
         self.update::<OidcProvider, _>(

@@ -6,7 +6,7 @@ use crate::layout::{self, POLICIES};
 use crate::names::{merge_tags, policy_arn};
 use crate::service::{
     ATTEMPTS, DESCRIPTION, ENTITY_NAME, Iam, PATH, PATH_PREFIX, check_document, check_new_tags, conflict, no_such,
-    paging, tag_keys, tag_params, tags_page, to_json, write_paging, xml,
+    paging, required_tags, tag_keys, tag_params, tags_page, to_json, write_paging, xml,
 };
 use irsa_aws_query::{AwsError, ErrorCode, POLICY_PATTERN, Pattern, QueryParams, TEXT_PATTERN, Validator};
 use irsa_policy::PolicyKind;
@@ -362,7 +362,7 @@ impl<S: Store> Iam<S> {
         let mut v = Validator::new(params);
         let arn = arn_param(&mut v);
         v.finish()?;
-        let tags = tag_params(params)?;
+        let tags = required_tags(params)?;
         check_new_tags(&tags)?;
         self.update_policy_with(arn.unwrap_or_default(), |p| {
             p.tags = merge_tags(&p.tags, &tags)?;

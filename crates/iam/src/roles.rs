@@ -6,7 +6,7 @@ use crate::layout::{self, ROLES};
 use crate::names::{merge_tags, role_arn};
 use crate::service::{
     ATTEMPTS, DESCRIPTION, ENTITY_NAME, Iam, PATH, PATH_PREFIX, check_document, check_new_tags, conflict, no_such,
-    paging, tag_keys, tag_params, tags_page, to_json, write_paging, xml,
+    paging, required_tags, tag_keys, tag_params, tags_page, to_json, write_paging, xml,
 };
 use irsa_aws_query::{AwsError, ErrorCode, POLICY_PATTERN, QueryParams, TEXT_PATTERN, Validator};
 use irsa_policy::{PolicyKind, policy_size};
@@ -245,7 +245,7 @@ impl<S: Store> Iam<S> {
         let mut v = Validator::new(params);
         let name = role_name(&mut v);
         v.finish()?;
-        let tags = tag_params(params)?;
+        let tags = required_tags(params)?;
         check_new_tags(&tags)?;
         self.update_role_with(name.unwrap_or_default(), |r| {
             r.tags = merge_tags(&r.tags, &tags)?;

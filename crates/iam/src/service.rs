@@ -174,6 +174,18 @@ pub(crate) fn tag_params(params: &QueryParams) -> Result<Vec<(&str, &str)>, AwsE
     Ok(keys.into_iter().zip(values).collect())
 }
 
+/// `Tags` for the `Tag*` actions, where at least one is required.
+pub(crate) fn required_tags(params: &QueryParams) -> Result<Vec<(&str, &str)>, AwsError> {
+    let tags = tag_params(params)?;
+    if tags.is_empty() {
+        return Err(AwsError::new(
+            ErrorCode::ValidationError,
+            "1 validation error detected: Value null at 'tags' failed to satisfy constraint: Member must not be null",
+        ));
+    }
+    Ok(tags)
+}
+
 /// Checks new tags against IAM's rules (and the 50-tag limit).
 pub(crate) fn check_new_tags(tags: &[(&str, &str)]) -> Result<Vec<crate::names::Tag>, AwsError> {
     merge_tags(&[], tags)
@@ -182,6 +194,12 @@ pub(crate) fn check_new_tags(tags: &[(&str, &str)]) -> Result<Vec<crate::names::
 /// Every `TagKeys.member.N`, validated.
 pub(crate) fn tag_keys(params: &QueryParams) -> Result<Vec<String>, AwsError> {
     let keys = params.list("TagKeys", None)?;
+    if keys.is_empty() {
+        return Err(AwsError::new(
+            ErrorCode::ValidationError,
+            "1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: Member must not be null",
+        ));
+    }
     if keys.len() > 50 {
         return Err(AwsError::new(
             ErrorCode::ValidationError,

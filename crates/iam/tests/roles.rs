@@ -315,6 +315,8 @@ async fn tags_on_roles() {
     .await;
     assert_eq!(all(&xml2, "Key"), ["b"]);
     ok(&iam, "UntagRole", &[("RoleName", "r"), ("TagKeys.member.1", "a")]).await;
+    err(&iam, "UntagRole", &[("RoleName", "r")], ErrorCode::ValidationError).await;
+    err(&iam, "TagRole", &[("RoleName", "r")], ErrorCode::ValidationError).await;
     let xml = ok(&iam, "ListRoleTags", &[("RoleName", "r")]).await;
     assert_eq!(all(&xml, "Key"), ["b"]);
     let many: Vec<(String, String)> = (0..50)
