@@ -23,4 +23,4 @@ pub use names::{Arn, Tag};
 pub use oidc::{MAX_CLIENT_IDS, MAX_PROVIDERS, MAX_THUMBPRINTS, check_provider_url};
 pub use policies::MAX_VERSIONS;
 pub use roles::MAX_ATTACHED_POLICIES;
-pub use service::{Iam, SystemRandom};
+pub use service::{ACTIONS, Iam, SystemRandom};

@@ -66,6 +66,57 @@ pub(crate) const MARKER: Pattern = Pattern {
     check: |s| s.chars().all(|c| ('\u{20}'..='\u{ff}').contains(&c)),
 };
 
+/// Every IAM action [`Iam::handle`] answers (others are `InvalidAction`).
+pub const ACTIONS: &[&str] = &[
+    "CreateOpenIDConnectProvider",
+    "GetOpenIDConnectProvider",
+    "ListOpenIDConnectProviders",
+    "DeleteOpenIDConnectProvider",
+    "AddClientIDToOpenIDConnectProvider",
+    "RemoveClientIDFromOpenIDConnectProvider",
+    "UpdateOpenIDConnectProviderThumbprint",
+    "TagOpenIDConnectProvider",
+    "UntagOpenIDConnectProvider",
+    "ListOpenIDConnectProviderTags",
+    "CreateRole",
+    "GetRole",
+    "DeleteRole",
+    "ListRoles",
+    "UpdateRole",
+    "UpdateRoleDescription",
+    "UpdateAssumeRolePolicy",
+    "TagRole",
+    "UntagRole",
+    "ListRoleTags",
+    "PutRolePermissionsBoundary",
+    "DeleteRolePermissionsBoundary",
+    "PutRolePolicy",
+    "GetRolePolicy",
+    "DeleteRolePolicy",
+    "ListRolePolicies",
+    "CreatePolicy",
+    "GetPolicy",
+    "DeletePolicy",
+    "ListPolicies",
+    "CreatePolicyVersion",
+    "GetPolicyVersion",
+    "ListPolicyVersions",
+    "DeletePolicyVersion",
+    "SetDefaultPolicyVersion",
+    "AttachRolePolicy",
+    "DetachRolePolicy",
+    "ListAttachedRolePolicies",
+    "ListEntitiesForPolicy",
+    "ListInstanceProfilesForRole",
+    "TagPolicy",
+    "UntagPolicy",
+    "ListPolicyTags",
+    "SimulateCustomPolicy",
+    "SimulatePrincipalPolicy",
+    "GetContextKeysForCustomPolicy",
+    "GetContextKeysForPrincipalPolicy",
+];
+
 /// A random source behind a lock, so that the service is `Sync`.
 type SharedRandom = Mutex<Box<dyn Random + Send + Sync>>;
 
@@ -271,6 +322,13 @@ pub(crate) fn check_document(doc: &str, kind: PolicyKind, limit: usize, quota: &
     Ok(())
 }
 
+fn unknown_action(action: &str) -> AwsError {
+    AwsError::new(
+        ErrorCode::InvalidAction,
+        format!("Could not find operation {action} for version 2010-05-08"),
+    )
+}
+
 /// Names and paths of the right length but with characters IAM refuses get
 /// IAM's own words rather than a pattern (length and presence problems are
 /// left to each action's Coral-style validation).
@@ -340,6 +398,9 @@ impl<S: Store> Iam<S> {
     /// `irsa_aws_query::response_xml(action, IAM_NAMESPACE, request_id, ..)`.
     /// `now` is seconds since the epoch (creation and update dates).
     pub async fn handle(&self, action: &str, params: &QueryParams, now: i64) -> Result<Option<String>, AwsError> {
+        if !ACTIONS.contains(&action) {
+            return Err(unknown_action(action));
+        }
         check_charsets(params)?;
         match action {
             // OIDC providers.
@@ -394,10 +455,7 @@ impl<S: Store> Iam<S> {
             "SimulatePrincipalPolicy" => self.simulate_principal_policy(params).await,
             "GetContextKeysForCustomPolicy" => self.context_keys_for_custom_policy(params).await,
             "GetContextKeysForPrincipalPolicy" => self.context_keys_for_principal_policy(params).await,
-            other => Err(AwsError::new(
-                ErrorCode::InvalidAction,
-                format!("Could not find operation {other} for version 2010-05-08"),
-            )),
+            other => Err(unknown_action(other)),
         }
     }
 
@@ -561,6 +619,32 @@ mod tests {
         assert_send(&fut);
         let arn = iam.resource_arn("ListRoles", &params);
         assert_send(&arn);
+    }
+
+    #[test]
+    fn every_listed_action_is_dispatched() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+        let (Ok(rt), Ok(store)) = (rt, RedbStore::in_memory()) else {
+            return;
+        };
+        let iam = Iam::new(
+            store,
+            "111122223333".into(),
+            "aws".into(),
+            Limits::default(),
+            Box::new(SystemRandom::new()),
+        );
+        let params = QueryParams::default();
+        for action in ACTIONS {
+            let res = rt.block_on(iam.handle(action, &params, 0));
+            assert!(
+                res.as_ref().err().is_none_or(|e| e.code != ErrorCode::InvalidAction),
+                "{action}"
+            );
+        }
+        let bad = QueryParams::parse(b"RoleName=a%20b").unwrap_or_default();
+        let e = rt.block_on(iam.handle("CreateUser", &bad, 0)).err().map(|e| e.code);
+        assert_eq!(e, Some(ErrorCode::InvalidAction));
     }
 
     #[test]
