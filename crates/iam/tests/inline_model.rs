@@ -48,7 +48,8 @@ fn total(model: &BTreeMap<String, String>) -> usize {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    // PROPTEST_CASES raises the case count (e.g. 1000 for a longer local run).
+    #![proptest_config(ProptestConfig::with_cases(std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(48)))]
 
     #[test]
     fn inline_policies_follow_the_model(ops in proptest::collection::vec(op(), 1..25)) {
