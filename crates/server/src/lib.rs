@@ -1,0 +1,19 @@
+//! `irsa-server` is irsa's STS + IAM service over HTTP, the thin IO shell
+//! around the sans-IO crates: one endpoint speaks the AWS Query protocol for
+//! STS `2011-06-15` and IAM `2010-05-08` (`irsa-aws-query`), authenticates
+//! signed requests with SigV4 (`irsa-sigv4`, credentials resolved by
+//! `irsa-sts`), authorizes them with the policy engine, and runs the action
+//! (`irsa-iam`, `irsa-sts`) over a transactional store (`irsa-store`). It
+//! serves `GET /healthz` and Prometheus `GET /metrics`, and logs one line per
+//! request that names the action, the caller and the outcome but never a
+//! parameter, token or secret. `irsa server` runs it.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod metrics;
+mod serve;
+mod service;
+
+pub use metrics::Metrics;
+pub use serve::{ROOT_CREDENTIALS_FILE, ServerConfig, Started, serve};
+pub use service::{App, ServerError, ServiceKind, router};

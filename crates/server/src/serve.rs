@@ -1,0 +1,127 @@
+//! Starting the service: store, IAM, STS, listener.
+
+use crate::service::{App, ServerError, router};
+use irsa_store::{AnyStore, RedbStore};
+use irsa_sts::{Sts, StsConfig};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// How `irsa server` runs.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Where the embedded store and the root credentials file live.
+    pub data_dir: PathBuf,
+    /// The account (12 digits).
+    pub account: String,
+    /// The region the service answers for.
+    pub region: String,
+    /// The partition (`aws`).
+    pub partition: String,
+    /// Root credentials to use; generated at first start when absent.
+    pub root_access_key: Option<(String, String)>,
+    /// Extra CA bundle (PEM) for issuers' HTTPS.
+    pub oidc_ca_pem: Option<Vec<u8>>,
+    /// Accept `http://` issuers (development only).
+    pub allow_http_issuers: bool,
+    /// Trust-policy size limit (ACLSizePerRole).
+    pub trust_limit: usize,
+}
+
+/// The file that holds the root credentials, in the AWS credentials-file format.
+pub const ROOT_CREDENTIALS_FILE: &str = "root-credentials";
+
+fn write_root_credentials(dir: &std::path::Path, id: &str, secret: &str) -> std::io::Result<PathBuf> {
+    use std::io::Write as _;
+    let path = dir.join(ROOT_CREDENTIALS_FILE);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(&path)?;
+    writeln!(
+        f,
+        "[default]\naws_access_key_id = {id}\naws_secret_access_key = {secret}"
+    )?;
+    Ok(path)
+}
+
+/// What a started service tells its operator.
+#[derive(Debug, Clone)]
+pub struct Started {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    /// The root credentials file.
+    pub root_credentials_file: PathBuf,
+    /// The root access key id (the secret is only in the file).
+    pub root_access_key_id: String,
+}
+
+/// Opens the store in `data_dir`, starts IAM and STS, binds the listener and
+/// serves until `shutdown` resolves. `on_start` is told where the service is.
+pub async fn serve(
+    config: ServerConfig,
+    on_start: impl FnOnce(&Started),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| ServerError::DataDir {
+        path: config.data_dir.clone(),
+        source,
+    })?;
+    let store = AnyStore::from(RedbStore::open(&config.data_dir).await?);
+    let mut sts_config = StsConfig::new(config.account.clone());
+    sts_config.partition = config.partition.clone();
+    sts_config.region = config.region.clone();
+    sts_config.root_access_key = config.root_access_key.clone();
+    sts_config.fetch.allow_http = config.allow_http_issuers;
+    sts_config.fetch.extra_ca_pem = config.oidc_ca_pem.clone();
+    let sts = Sts::open(store.clone(), sts_config).await?;
+    let limits = irsa_policy::Limits {
+        trust: config.trust_limit,
+        ..irsa_policy::Limits::default()
+    };
+    let iam = irsa_iam::Iam::new(
+        store,
+        config.account.clone(),
+        config.partition.clone(),
+        limits,
+        Box::new(irsa_iam::SystemRandom::new()),
+    );
+    let (id, secret) = sts.root_credentials();
+    let file = write_root_credentials(&config.data_dir, &id, &secret).map_err(|source| ServerError::DataDir {
+        path: config.data_dir.clone(),
+        source,
+    })?;
+    let app = Arc::new(App::new(
+        iam,
+        sts,
+        config.region.clone(),
+        config.partition.clone(),
+        false,
+    ));
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServerError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| ServerError::Listen {
+        addr: config.listen,
+        source,
+    })?;
+    on_start(&Started {
+        addr,
+        root_credentials_file: file,
+        root_access_key_id: id,
+    });
+    axum::serve(
+        listener,
+        router(app).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .map_err(|source| ServerError::Listen { addr, source })
+}

@@ -1,0 +1,231 @@
+//! The service as the AWS SDK for Rust sees it: SigV4, the Query protocol, XML.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed assertion
+
+use aws_sdk_iam::config::Credentials;
+use irsa_server::{ServerConfig, Started, serve};
+use std::time::Duration;
+
+struct Running {
+    url: String,
+    root: (String, String),
+    _dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+async fn start() -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let config = ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().to_owned(),
+        account: "111122223333".into(),
+        region: "us-east-1".into(),
+        partition: "aws".into(),
+        root_access_key: None,
+        oidc_ca_pem: None,
+        allow_http_issuers: false,
+        trust_limit: 2048,
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel::<Started>();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let mut tx = Some(tx);
+        serve(
+            config,
+            move |s| {
+                if let Some(tx) = tx.take() {
+                    let _ = tx.send(s.clone());
+                }
+            },
+            async move {
+                let _ = stop_rx.await;
+            },
+        )
+        .await
+        .unwrap();
+    });
+    let started = tokio::time::timeout(Duration::from_secs(30), rx)
+        .await
+        .unwrap()
+        .unwrap();
+    let text = std::fs::read_to_string(&started.root_credentials_file).unwrap();
+    let field = |k: &str| {
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix(k)
+                    .map(|v| v.trim_start_matches([' ', '=']).trim().to_owned())
+            })
+            .unwrap()
+    };
+    let root = (field("aws_access_key_id"), field("aws_secret_access_key"));
+    assert_eq!(root.0, started.root_access_key_id);
+    Running {
+        url: format!("http://{}", started.addr),
+        root,
+        _dir: dir,
+        stop: Some(stop_tx),
+    }
+}
+
+async fn sdk(url: &str, id: &str, secret: &str, token: Option<String>) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(id, secret, token, None, "test"))
+        .endpoint_url(url)
+        .load()
+        .await
+}
+
+const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"sts:AssumeRole"}]}"#;
+const READ_ONLY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:GetRole","iam:ListRoles"],"Resource":"*"}]}"#;
+
+#[tokio::test]
+async fn root_and_role_sessions_through_the_sdk() {
+    let s = start().await;
+    let root = sdk(&s.url, &s.root.0, &s.root.1, None).await;
+    let sts = aws_sdk_sts::Client::new(&root);
+    let me = sts.get_caller_identity().send().await.unwrap();
+    assert_eq!(me.account(), Some("111122223333"));
+    assert_eq!(me.arn(), Some("arn:aws:iam::111122223333:root"));
+
+    let iam = aws_sdk_iam::Client::new(&root);
+    iam.create_role()
+        .role_name("reader")
+        .assume_role_policy_document(TRUST)
+        .send()
+        .await
+        .unwrap();
+    iam.put_role_policy()
+        .role_name("reader")
+        .policy_name("read")
+        .policy_document(READ_ONLY)
+        .send()
+        .await
+        .unwrap();
+    let got = iam.get_role().role_name("reader").send().await.unwrap();
+    assert!(got.role().unwrap().role_id().starts_with("AROA"));
+
+    // A session of the role may read but not write, and is told why.
+    let assumed = sts
+        .assume_role()
+        .role_arn("arn:aws:iam::111122223333:role/reader")
+        .role_session_name("t1")
+        .send()
+        .await
+        .unwrap();
+    let c = assumed.credentials().unwrap();
+    assert!(c.access_key_id().starts_with("ASIA"));
+    let session = sdk(
+        &s.url,
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_owned()),
+    )
+    .await;
+    let who = aws_sdk_sts::Client::new(&session)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(who.arn(), Some("arn:aws:sts::111122223333:assumed-role/reader/t1"));
+    let siam = aws_sdk_iam::Client::new(&session);
+    assert!(siam.get_role().role_name("reader").send().await.is_ok());
+    let denied = siam.delete_role().role_name("reader").send().await.unwrap_err();
+    let svc = denied.into_service_error();
+    assert_eq!(
+        aws_sdk_iam::error::ProvideErrorMetadata::code(&svc),
+        Some("AccessDenied")
+    );
+
+    // Wrong secret: SignatureDoesNotMatch; unknown key: InvalidClientTokenId.
+    let bad = sdk(&s.url, &s.root.0, "wrong-secret-wrong-secret-wrong-secret00", None).await;
+    let e = aws_sdk_sts::Client::new(&bad)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_sts::error::ProvideErrorMetadata::code(&e.into_service_error()),
+        Some("SignatureDoesNotMatch")
+    );
+    let unknown = sdk(&s.url, "AKIAIOSFODNN7EXAMPLE", "x", None).await;
+    let e = aws_sdk_sts::Client::new(&unknown)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_sts::error::ProvideErrorMetadata::code(&e.into_service_error()),
+        Some("InvalidClientTokenId")
+    );
+}
+
+#[tokio::test]
+async fn malformed_requests_get_aws_errors_not_500s() {
+    let s = start().await;
+    let client = reqwest::Client::new();
+    let cases: &[(&str, &str, u16, &str)] = &[
+        ("", "", 400, "MissingAction"),
+        ("Action=GetCallerIdentity&Version=1999-01-01", "", 400, "InvalidAction"),
+        (
+            "Action=GetCallerIdentity&Version=2011-06-15",
+            "",
+            403,
+            "MissingAuthenticationToken",
+        ),
+        (
+            "Action=ListRoles&Version=2010-05-08",
+            "",
+            403,
+            "MissingAuthenticationToken",
+        ),
+        (
+            "Action=AssumeRoleWithWebIdentity&Version=2011-06-15",
+            "",
+            400,
+            "ValidationError",
+        ),
+        ("Action=A&Action=B", "", 400, "MalformedQueryString"),
+    ];
+    for (query, body, status, code) in cases {
+        let r = client
+            .post(format!("{}/?{query}", s.url))
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), *status, "{query}");
+        assert!(r.headers().contains_key("x-amzn-requestid"));
+        let text = r.text().await.unwrap();
+        assert!(text.contains(&format!("<Code>{code}</Code>")), "{query}: {text}");
+    }
+    let huge = "A=".to_owned() + &"x".repeat(2 * 1024 * 1024);
+    let r = client
+        .post(&s.url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let health = client.get(format!("{}/healthz", s.url)).send().await.unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    let metrics = client
+        .get(format!("{}/metrics", s.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("irsa_requests_total"), "{metrics}");
+    assert!(metrics.contains("outcome=\"MissingAuthenticationToken\""), "{metrics}");
+}
