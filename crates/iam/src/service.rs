@@ -215,9 +215,9 @@ pub(crate) fn tag_params(params: &QueryParams) -> Result<Vec<(&str, &str)>, AwsE
     }
     if keys.len() > crate::names::MAX_TAGS {
         return Err(AwsError::new(
-            ErrorCode::LimitExceeded,
+            ErrorCode::ValidationError,
             format!(
-                "The number of tags has reached the maximum limit of {}.",
+                "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to {}",
                 crate::names::MAX_TAGS
             ),
         ));
