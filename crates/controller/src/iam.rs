@@ -254,3 +254,35 @@ impl TrustClient {
         Ok(self.edits.show(&role.name).await?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding_keeps_plus() {
+        assert_eq!(decode_policy("%7B%22a%22%3A%22x+y%2Bz%20w%22%7D"), r#"{"a":"x+y+z w"}"#);
+        assert_eq!(decode_policy(r#"{"a":"b+c"}"#), r#"{"a":"b+c"}"#);
+    }
+
+    #[tokio::test]
+    async fn rate_limiter_spaces_calls() {
+        let limiter = RateLimiter::new(50.0);
+        let started = Instant::now();
+        for _ in 0..5 {
+            limiter.acquire().await;
+        }
+        // The first call is immediate, the next four 20 ms apart.
+        assert!(
+            started.elapsed() >= Duration::from_millis(75),
+            "{:?}",
+            started.elapsed()
+        );
+        let unlimited = RateLimiter::new(0.0);
+        let started = Instant::now();
+        for _ in 0..100 {
+            unlimited.acquire().await;
+        }
+        assert!(started.elapsed() < Duration::from_millis(50));
+    }
+}
