@@ -25,11 +25,12 @@ impl QueryParams {
             ));
         }
         let mut params: Vec<(String, String)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for (k, v) in form_urlencoded::parse(input) {
             if k.is_empty() {
                 continue;
             }
-            if params.iter().any(|(existing, _)| *existing == k) {
+            if !seen.insert(k.clone()) {
                 return Err(AwsError::new(
                     ErrorCode::MalformedQueryString,
                     format!("parameter `{k}` is given more than once"),
@@ -43,8 +44,9 @@ impl QueryParams {
     /// Merges query-string parameters with form-body parameters (AWS accepts
     /// either; a name in both is an error).
     pub fn merge(mut self, other: QueryParams) -> Result<QueryParams, AwsError> {
+        let mine: std::collections::HashSet<String> = self.params.iter().map(|(k, _)| k.clone()).collect();
         for (k, v) in other.params {
-            if self.get(&k).is_some() {
+            if mine.contains(&k) {
                 return Err(AwsError::new(
                     ErrorCode::MalformedQueryString,
                     format!("parameter `{k}` is given more than once"),

@@ -5,6 +5,7 @@
 
 mod oidc;
 mod policy;
+mod server;
 mod setup;
 mod webhook;
 
@@ -39,6 +40,8 @@ enum Command {
     Setup(setup::SetupArgs),
     /// Delete what `irsa setup` created (only what carries its tag).
     Teardown(setup::SetupArgs),
+    /// The STS + IAM service: AssumeRoleWithWebIdentity for real, for the AWS CLI and SDKs.
+    Server(server::ServerArgs),
 }
 
 /// Exit status for input the command could not use (unreadable files, bad
@@ -86,6 +89,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let result = match cli.command {
         Command::Policy(cmd) => policy::run(cmd),
@@ -94,6 +98,7 @@ fn main() -> ExitCode {
         Command::Webhook(cmd) => webhook::run(cmd),
         Command::Setup(args) => setup::run(args, false),
         Command::Teardown(args) => setup::run(args, true),
+        Command::Server(args) => server::run(args),
     };
     match result {
         Ok(code) => code,

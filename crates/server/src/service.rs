@@ -180,33 +180,6 @@ fn service_of(params: &QueryParams, action: &str) -> Result<ServiceKind, AwsErro
     }
 }
 
-/// The resource an IAM action acts on, for authorization.
-fn iam_resource(action: &str, params: &QueryParams, partition: &str, account: &str) -> String {
-    let iam = |rest: String| format!("arn:{partition}:iam::{account}:{rest}");
-    if let Some(arn) = params
-        .get("PolicyArn")
-        .or(params.get("OpenIDConnectProviderArn"))
-        .or(params.get("PolicySourceArn"))
-    {
-        return arn.to_owned();
-    }
-    if let Some(name) = params.get("RoleName") {
-        let path = params.get("Path").filter(|_| action == "CreateRole").unwrap_or("/");
-        return iam(format!("role{path}{name}"));
-    }
-    if action == "CreatePolicy"
-        && let Some(name) = params.get("PolicyName")
-    {
-        return iam(format!("policy{}{name}", params.get("Path").unwrap_or("/")));
-    }
-    if action == "CreateOpenIDConnectProvider"
-        && let Some(url) = params.get("Url")
-    {
-        return iam(format!("oidc-provider/{}", url.strip_prefix("https://").unwrap_or(url)));
-    }
-    "*".to_owned()
-}
-
 /// The action name as a metric label: known actions only, so that the label set stays bounded.
 fn action_label(kind: ServiceKind, action: &str, outcome: &Result<Response, AwsError>) -> String {
     let known = match outcome {
@@ -378,7 +351,7 @@ async fn run<S: Store>(
     let inner = match (kind, &caller) {
         (ServiceKind::Sts, _) => Some(app.sts.handle(action, params, caller.as_ref(), &info, secs).await?),
         (ServiceKind::Iam, Some(c)) => {
-            let resource = iam_resource(action, params, &app.partition, app.iam.account());
+            let resource = app.iam.resource_arn(action, params).await;
             app.sts
                 .authorize(c, &format!("iam:{action}"), &resource, &info, secs)
                 .await?;
