@@ -1,5 +1,6 @@
 //! The IAM side through aws-sdk-iam against `moto_server` (from the repository's Python venv:
-//! `IRSA_TEST_PYTHON` names its python, else `.venv` at the workspace root; missing = failure):
+//! `IRSA_TEST_PYTHON` names its python, else `.venv` at the workspace root; missing = failure), or
+//! against the IAM endpoint in `IRSA_TEST_IAM_ENDPOINT` (irsa's own server) when set:
 //! add/remove round trips keep foreign statements, 1,000 profiles on one role hit the size limit
 //! with the documented error and no corrupted policy, and two independent editors adding 200
 //! subjects each to one role concurrently lose none.
@@ -31,18 +32,34 @@ fn moto_server() -> PathBuf {
 }
 
 struct Moto {
-    child: Child,
+    child: Option<Child>,
     url: String,
+    /// Appended to role names, so runs against a long-lived server do not collide.
+    suffix: String,
 }
 
 impl Drop for Moto {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
+/// `IRSA_TEST_IAM_ENDPOINT` (e.g. irsa's own IAM server) when set, else a fresh moto_server.
 fn start_moto() -> Moto {
+    if let Ok(url) = std::env::var("IRSA_TEST_IAM_ENDPOINT") {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        return Moto {
+            child: None,
+            url,
+            suffix: format!("-{}", nanos % 1_000_000_000),
+        };
+    }
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = Command::new(moto_server())
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
@@ -51,8 +68,9 @@ fn start_moto() -> Moto {
         .spawn()
         .expect("cannot start moto_server");
     let moto = Moto {
-        child,
+        child: Some(child),
         url: format!("http://127.0.0.1:{port}"),
+        suffix: String::new(),
     };
     let started = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -101,7 +119,7 @@ fn statements(policy: &str) -> Vec<Value> {
 async fn round_trips_keep_foreign_statements() {
     let moto = start_moto();
     let client = sdk_client(&moto.url);
-    let arn = create_role(&client, "kf-user", FOREIGN).await;
+    let arn = create_role(&client, &format!("kf-user{}", moto.suffix), FOREIGN).await;
     let tc = TrustClient::new(SdkRoleTrust::new(sdk_client(&moto.url), 0.0));
     let out = tc.add(&arn, Some(ISSUER), "team-a", "default-editor").await.unwrap();
     assert!(out.written);
@@ -150,7 +168,8 @@ async fn round_trips_keep_foreign_statements() {
 async fn a_thousand_profiles_hit_the_documented_limit() {
     let moto = start_moto();
     let client = sdk_client(&moto.url);
-    let arn = create_role(&client, "shared", FOREIGN).await;
+    let shared = format!("shared{}", moto.suffix);
+    let arn = create_role(&client, &shared, FOREIGN).await;
     let iam = SdkRoleTrust::new(sdk_client(&moto.url), 0.0);
     let tc = TrustClient::new(iam.clone());
     let mut added = Vec::new();
@@ -172,7 +191,7 @@ async fn a_thousand_profiles_hit_the_documented_limit() {
         "{message}"
     );
     assert!(i > 20 && i < 40, "{i}");
-    let role = iam.get_role("shared").await.unwrap().unwrap();
+    let role = iam.get_role(&shared).await.unwrap().unwrap();
     let report = irsa_policy::validate(
         &role.trust_policy,
         irsa_policy::PolicyKind::Trust,
@@ -197,7 +216,8 @@ async fn a_thousand_profiles_hit_the_documented_limit() {
 async fn two_editors_adding_200_each_lose_none() {
     let moto = start_moto();
     let client = sdk_client(&moto.url);
-    let arn = create_role(&client, "contended", FOREIGN).await;
+    let contended = format!("contended{}", moto.suffix);
+    let arn = create_role(&client, &contended, FOREIGN).await;
     let provider = irsa_controller::aws::RoleArn::parse(&arn)
         .unwrap()
         .provider(ISSUER)
@@ -212,13 +232,14 @@ async fn two_editors_adding_200_each_lose_none() {
         edits.max_attempts = 100;
         let edits = Arc::new(edits);
         let provider = provider.clone();
+        let contended = contended.clone();
         tasks.push(tokio::spawn(async move {
             let mut retried = 0;
             for i in 0..200 {
                 let s = format!("system:serviceaccount:e{k}-{i:03}:default-editor");
                 let out = edits
                     .edit(irsa_controller::trust::EditRequest {
-                        role_name: "contended",
+                        role_name: &contended,
                         provider: Some(&provider),
                         subject: &s,
                         change: irsa_controller::trust::Change::Add,
