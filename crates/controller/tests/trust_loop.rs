@@ -204,3 +204,47 @@ async fn two_loops_editing_one_role_lose_nothing() {
         }
     }
 }
+
+#[tokio::test]
+async fn upstream_written_policies_are_adopted_not_duplicated() {
+    // What upstream's controller wrote: one statement rebuilt from Statement[0], no Sid, lists.
+    let upstream = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"sts:AssumeRoleWithWebIdentity","Principal":{{"Federated":"{PROVIDER}"}},"Condition":{{"StringEquals":{{"oidc.eks.us-west-2.amazonaws.com/id/ABC:aud":["sts.amazonaws.com"],"oidc.eks.us-west-2.amazonaws.com/id/ABC:sub":["system:serviceaccount:ns1:default-editor","system:serviceaccount:ns2:default-editor"]}}}}}}]}}"#
+    );
+    let iam = FakeIam::with_role("kf-user", &upstream);
+    let l = fast(iam.clone());
+    // Already trusted by upstream: no write, and no provider configured needed.
+    let out = l
+        .edit(req("system:serviceaccount:ns1:default-editor", Change::Add, None))
+        .await
+        .unwrap();
+    assert!(!out.written);
+    assert_eq!(iam.policy("kf-user"), upstream);
+    l.edit(req("system:serviceaccount:ns3:default-editor", Change::Add, None))
+        .await
+        .unwrap();
+    let policy: serde_json::Value = serde_json::from_str(&iam.policy("kf-user")).unwrap();
+    let statements = policy["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 1, "adopted, not duplicated: {policy}");
+    assert_eq!(
+        statements[0]["Condition"]["StringEquals"]["oidc.eks.us-west-2.amazonaws.com/id/ABC:sub"],
+        serde_json::json!([
+            "system:serviceaccount:ns1:default-editor",
+            "system:serviceaccount:ns2:default-editor",
+            "system:serviceaccount:ns3:default-editor"
+        ])
+    );
+    // The seed document (duplicate `sub` key, trailing comma) is refused, never merged.
+    let seed = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Federated":"{PROVIDER}"}},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{{"StringEquals":{{"oidc.eks.us-west-2.amazonaws.com/id/ABC:sub":"system:serviceaccount:usera:defult-viewer","oidc.eks.us-west-2.amazonaws.com/id/ABC:sub":"system:serviceaccount:userb:defult-viewer",}}}}}}]}}"#
+    );
+    let iam = FakeIam::with_role("kf-user", &seed);
+    let l = fast(iam.clone());
+    let p = provider();
+    let e = l
+        .edit(req("system:serviceaccount:ns1:default-editor", Change::Add, Some(&p)))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, TrustLoopError::Edit { .. }), "{e}");
+    assert_eq!(iam.policy("kf-user"), seed);
+}
