@@ -380,7 +380,12 @@ pub fn plan(profile: &Profile, config: &AwsConfig, applied: Option<&AwsStatus>) 
             }
             let provider = config.oidc_issuer.as_deref().and_then(|i| role.provider(i).ok());
             if spec.annotate_only {
-                revoke_all(&mut out);
+                // Switching the same role to annotate-only hands its trust over to whoever manages
+                // it now (Terraform): what was added is left in place and forgotten. Another role's
+                // trust is revoked as on any role change.
+                if applied.is_some_and(|a| a.applied_role_arn != role.arn) {
+                    revoke_all(&mut out);
+                }
                 out.applied = Some(AwsStatus {
                     applied_role_arn: role.arn.clone(),
                     provider_arn: None,

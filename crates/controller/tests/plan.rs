@@ -245,8 +245,17 @@ fn trust_plans_against_the_status() {
             mode: None,
         },
         Case {
-            name: "switched to annotateOnly",
+            name: "same role switched to annotateOnly: handed over, not revoked",
             profile: with(json!({"awsIamRole": ROLE, "annotateOnly": true})),
+            applied: Some(applied(ROLE, &[editor], AwsMode::Trust)),
+            viewer: false,
+            grant: vec![],
+            revoke: vec![],
+            mode: Some(AwsMode::AnnotateOnly),
+        },
+        Case {
+            name: "other role in annotateOnly: the old trust is revoked",
+            profile: with(json!({"awsIamRole": ROLE2, "annotateOnly": true})),
             applied: Some(applied(ROLE, &[editor], AwsMode::Trust)),
             viewer: false,
             grant: vec![],
