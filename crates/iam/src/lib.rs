@@ -20,7 +20,7 @@ mod simulate;
 
 pub use entities::{DEFAULT_MAX_SESSION_DURATION, ManagedPolicy, OidcProvider, PolicyVersion, Role, write_tags};
 pub use names::{Arn, Tag};
-pub use oidc::{MAX_CLIENT_IDS, MAX_PROVIDERS, MAX_THUMBPRINTS, check_provider_url};
+pub use oidc::{MAX_CLIENT_IDS, MAX_PROVIDERS, MAX_THUMBPRINTS, check_local_provider_url, check_provider_url};
 pub use policies::MAX_VERSIONS;
 pub use roles::MAX_ATTACHED_POLICIES;
 pub use service::{ACTIONS, Iam, SystemRandom};

@@ -54,6 +54,35 @@ pub fn check_provider_url(url: &str) -> Result<&str, AwsError> {
     if bad { Err(rejected_url()) } else { Ok(rest) }
 }
 
+/// The development form of [`check_provider_url`] (`irsa server --allow-http-issuers`):
+/// `http://` and ports are accepted, for issuers on a laptop or in CI. Returns the
+/// scheme-less host and path (the ARN's and the condition keys' prefix) and the URL as
+/// stored: scheme-less for https, whole for http, which is how the STS tells them apart.
+pub fn check_local_provider_url(url: &str) -> Result<(&str, String), AwsError> {
+    let (rest, stored) = if let Some(rest) = url.strip_prefix("https://") {
+        (rest, rest.to_owned())
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        (rest, url.to_owned())
+    } else {
+        return Err(AwsError::new(
+            ErrorCode::InvalidInput,
+            "Invalid Open ID Connect Provider URL. The URL must begin with https:// (or http:// in development mode).",
+        ));
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let (name, port) = match host.rsplit_once(':') {
+        Some((n, p)) => (n, Some(p)),
+        None => (host, None),
+    };
+    let bad = name.is_empty()
+        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        || port.is_some_and(|p| p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()))
+        || rest.contains('?')
+        || rest.contains('#')
+        || rest.chars().any(|c| c.is_whitespace() || c.is_control());
+    if bad { Err(rejected_url()) } else { Ok((rest, stored)) }
+}
+
 fn not_found(arn: &str) -> AwsError {
     no_such(format!("OpenIDConnect Provider not found for arn {arn}"))
 }
@@ -125,7 +154,12 @@ impl<S: Store> Iam<S> {
         let tags = tag_params(params)?;
         v.finish()?;
         let url = url.ok_or_else(invalid_url)?;
-        let host_path = check_provider_url(url)?;
+        let (host_path, stored_url) = if self.local_issuers {
+            check_local_provider_url(url)?
+        } else {
+            let h = check_provider_url(url)?;
+            (h, h.to_owned())
+        };
         let tps = check_thumbprints(&thumbprints)?;
         if client_ids.len() > MAX_CLIENT_IDS {
             return Err(limit("ClientIdsPerOpenIdConnectProvider", MAX_CLIENT_IDS));
@@ -146,7 +180,7 @@ impl<S: Store> Iam<S> {
             return Err(limit("OpenIdConnectProvidersPerAccount", MAX_PROVIDERS));
         }
         let provider = OidcProvider {
-            url: host_path.to_owned(),
+            url: stored_url,
             arn: oidc_provider_arn(&self.partition, &self.account, host_path),
             client_ids: ids,
             thumbprints: tps,

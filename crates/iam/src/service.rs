@@ -127,6 +127,8 @@ pub struct Iam<S: Store> {
     pub(crate) partition: String,
     pub(crate) limits: Limits,
     rng: SharedRandom,
+    /// Development mode: OIDC providers may be `http://` and have ports.
+    pub(crate) local_issuers: bool,
 }
 
 /// aws-lc-rs's system random generator as an [`Random`] source.
@@ -374,7 +376,15 @@ impl<S: Store> Iam<S> {
             partition,
             limits,
             rng: Mutex::new(rng),
+            local_issuers: false,
         }
+    }
+
+    /// Accepts `http://` OIDC provider URLs and ports (issuers on a laptop or in CI);
+    /// AWS accepts neither, so this is for development only.
+    pub fn allow_local_issuers(mut self, yes: bool) -> Self {
+        self.local_issuers = yes;
+        self
     }
 
     /// The store the service works on.

@@ -641,6 +641,17 @@ fn summarize(decision: Decision, req: &Request, policies: &[PolicyTrace], set: &
     }
 }
 
+impl Explanation {
+    /// One line for an error message: the summary and, for a denial, the
+    /// statement that came closest to allowing the request.
+    pub fn brief(&self) -> String {
+        match (self.decision, self.details.first()) {
+            (Decision::ImplicitDeny, Some(closest)) => format!("{}; {closest}", self.summary),
+            _ => self.summary.clone(),
+        }
+    }
+}
+
 impl fmt::Display for Explanation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{}: {}", self.decision, self.summary)?;

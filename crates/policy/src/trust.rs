@@ -94,9 +94,14 @@ impl OidcProvider {
         })
     }
 
-    /// From an issuer URL, as IAM names the provider it registers for it.
+    /// From an issuer URL, as IAM names the provider it registers for it (an
+    /// `http://` issuer, accepted by irsa's server in development mode, is
+    /// named the same way).
     pub fn from_issuer(partition: &str, account: &str, issuer_url: &str) -> Result<Self, TrustEditError> {
-        let host_path = issuer_url.strip_prefix("https://").unwrap_or(issuer_url);
+        let host_path = issuer_url
+            .strip_prefix("https://")
+            .or_else(|| issuer_url.strip_prefix("http://"))
+            .unwrap_or(issuer_url);
         Self::from_arn(&format!("arn:{partition}:iam::{account}:oidc-provider/{host_path}"))
     }
 

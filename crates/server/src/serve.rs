@@ -89,7 +89,8 @@ pub async fn serve(
         config.partition.clone(),
         limits,
         Box::new(irsa_iam::SystemRandom::new()),
-    );
+    )
+    .allow_local_issuers(config.allow_http_issuers);
     let (id, secret) = sts.root_credentials();
     let file = write_root_credentials(&config.data_dir, &id, &secret).map_err(|source| ServerError::DataDir {
         path: config.data_dir.clone(),

@@ -847,7 +847,7 @@ impl<S: Store> Sts<S> {
                 .with_context(ctx.clone());
             let exp = set.explain(&req);
             if exp.decision != Decision::Allow {
-                return Err(self.wi_denied(action, &exp.summary));
+                return Err(self.wi_denied(action, &exp.brief()));
             }
         }
         // 9. Duration.
@@ -1002,7 +1002,7 @@ impl<S: Store> Sts<S> {
         if exp.decision == Decision::Allow {
             Ok(())
         } else {
-            Err(self.caller_denied(&arn, action, resource, &exp.summary))
+            Err(self.caller_denied(&arn, action, resource, &exp.brief()))
         }
     }
 
@@ -1145,7 +1145,7 @@ impl<S: Store> Sts<S> {
                 .with_context(ctx.clone());
             let exp = set.explain(&req);
             if exp.decision != Decision::Allow {
-                return Err(self.caller_denied(&caller_arn, action, &role.arn, &exp.summary));
+                return Err(self.caller_denied(&caller_arn, action, &role.arn, &exp.brief()));
             }
             // A role's trust policy must itself allow the caller: the caller's own policies
             // never stand in for it.
@@ -1153,7 +1153,8 @@ impl<S: Store> Sts<S> {
             if !trust_allows(&trust_exp) {
                 let reason = format!(
                     "the trust policy of role {} does not allow {caller_arn}: {}",
-                    role.name, trust_exp.summary
+                    role.name,
+                    trust_exp.brief()
                 );
                 return Err(self.caller_denied(&caller_arn, action, &role.arn, &reason));
             }
