@@ -231,7 +231,20 @@ pub async fn apply_objects(client: &Client, desired: &DesiredState) -> Result<()
     }
     let rb_api: Api<RoleBinding> = Api::namespaced(client.clone(), &ns);
     for rb in &desired.role_bindings {
-        rb_api.patch(&rb.name_any(), &pp, &Patch::Apply(rb)).await?;
+        match rb_api.patch(&rb.name_any(), &pp, &Patch::Apply(rb)).await {
+            Ok(_) => {}
+            // `roleRef` is immutable: a binding of the same name to another role is replaced.
+            Err(kube::Error::Api(s)) if s.code == 422 => {
+                tracing::info!(namespace = %ns, name = %rb.name_any(), "replacing a RoleBinding whose roleRef differs");
+                match rb_api.delete(&rb.name_any(), &DeleteParams::default()).await {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(s)) if s.code == 404 => {}
+                    Err(e) => return Err(e),
+                }
+                rb_api.patch(&rb.name_any(), &pp, &Patch::Apply(rb)).await?;
+            }
+            Err(e) => return Err(e),
+        }
     }
     let q_api: Api<ResourceQuota> = Api::namespaced(client.clone(), &ns);
     match &desired.resource_quota {
@@ -418,12 +431,13 @@ pub async fn apply<T: RoleTrust>(profile: &Profile, ctx: &Context<T>) -> Result<
                 ..target.clone()
             });
             match failure {
-                None => conds.set(
-                    condition::AWS_IAM_TRUSTED,
-                    true,
-                    "Trusted",
-                    format!("{} trusts {}", target.applied_role_arn, target.subjects.join(", ")),
-                ),
+                None => {
+                    let msg = format!("{} trusts {}", target.applied_role_arn, target.subjects.join(", "));
+                    if !plan.grant.is_empty() {
+                        publish(ctx, profile, false, "Trusted", msg.clone()).await;
+                    }
+                    conds.set(condition::AWS_IAM_TRUSTED, true, "Trusted", msg);
+                }
                 Some(e) => {
                     let msg = e.to_string();
                     match &e {

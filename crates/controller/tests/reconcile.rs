@@ -108,6 +108,16 @@ struct Seen {
 /// Answers requests until the reconcile finishes: GETs of namespaces and quota DELETEs are 404,
 /// PATCHes echo the body (a status patch echoes `profile`).
 async fn serve(mut handle: Handle, profile: Value, namespace: Option<Value>) -> Vec<Seen> {
+    serve_failing(handle, profile, namespace, None).await
+}
+
+/// As [`serve`], answering the first PATCH of `fail_once` with 422 Invalid.
+async fn serve_failing(
+    mut handle: Handle,
+    profile: Value,
+    namespace: Option<Value>,
+    mut fail_once: Option<&str>,
+) -> Vec<Seen> {
     let mut seen = Vec::new();
     while let Some((req, send)) = handle.next_request().await {
         let method = req.method().to_string();
@@ -118,6 +128,14 @@ async fn serve(mut handle: Handle, profile: Value, namespace: Option<Value>) -> 
         let not_found =
             json!({"apiVersion": "v1", "kind": "Status", "status": "Failure", "reason": "NotFound", "code": 404});
         let (code, answer) = match method.as_str() {
+            "PATCH" if fail_once == Some(path.as_str()) => {
+                fail_once = None;
+                (
+                    422,
+                    json!({"apiVersion": "v1", "kind": "Status", "status": "Failure", "reason": "Invalid", "code": 422,
+                             "message": "cannot change roleRef"}),
+                )
+            }
             "GET" | "PATCH" if path == "/api/v1/namespaces/team-a" && namespace.is_some() => {
                 (200, namespace.clone().unwrap_or_default())
             }
@@ -440,4 +458,21 @@ async fn a_role_without_the_required_tag_is_neither_annotated_nor_trusted() {
         assert!(!iam.policy("kf-user").contains(EDITOR));
         assert_eq!(iam.calls(), 1, "one GetRole for the tag");
     }
+}
+
+#[tokio::test]
+async fn a_role_binding_with_another_role_ref_is_replaced() {
+    let (ctx, handle, _) = setup(config());
+    const RB: &str = "/apis/rbac.authorization.k8s.io/v1/namespaces/team-a/rolebindings/default-editor";
+    let p = profile(None, true, Value::Null, false);
+    let server = tokio::spawn(async move { serve_failing(handle, p, None, Some(RB)).await });
+    let profile: Profile = serde_json::from_value(profile(None, true, Value::Null, false)).unwrap();
+    reconcile(Arc::new(profile), ctx).await.unwrap();
+    let seen = server.await.unwrap();
+    let rb: Vec<&str> = seen
+        .iter()
+        .filter(|s| s.path == RB)
+        .map(|s| s.method.as_str())
+        .collect();
+    assert_eq!(rb, vec!["PATCH", "DELETE", "PATCH"]);
 }
