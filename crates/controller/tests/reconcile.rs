@@ -107,7 +107,7 @@ struct Seen {
 
 /// Answers requests until the reconcile finishes: GETs of namespaces and quota DELETEs are 404,
 /// PATCHes echo the body (a status patch echoes `profile`).
-async fn serve(mut handle: Handle, profile: Value, namespace: Option<Value>) -> Vec<Seen> {
+async fn serve(handle: Handle, profile: Value, namespace: Option<Value>) -> Vec<Seen> {
     serve_failing(handle, profile, namespace, None).await
 }
 
