@@ -50,6 +50,30 @@ impl Rendered {
         Ok(out)
     }
 
+    /// `{"objects": [...], "revoke": [...], "grant": [...], "requiredTag": ..., "conditions": [...]}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let ops = |ops: &[TrustOp]| -> Vec<serde_json::Value> {
+            ops.iter()
+                .map(|o| {
+                    serde_json::json!({
+                        "roleArn": o.role.arn,
+                        "providerArn": o.provider.as_ref().map(|p| p.arn.clone()),
+                        "subject": o.subject,
+                    })
+                })
+                .collect()
+        };
+        serde_json::json!({
+            "objects": self.objects,
+            "revoke": ops(&self.plan.revoke),
+            "grant": ops(&self.plan.grant),
+            "requiredTag": self.plan.required_tag.as_ref().map(|(k, v)| serde_json::json!({"key": k, "value": v})),
+            "conditions": self.plan.conditions.iter().map(|c| serde_json::json!({
+                "type": c.type_, "status": if c.status { "True" } else { "False" }, "reason": c.reason, "message": c.message,
+            })).collect::<Vec<_>>(),
+        })
+    }
+
     /// The trust change and conditions, one line each (`+` grant, `-` revoke, `!` condition).
     pub fn trust_summary(&self) -> String {
         let mut out = String::new();

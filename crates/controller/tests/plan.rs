@@ -9,7 +9,7 @@ use irsa_controller::config::{AwsConfig, ControllerConfig, parse_namespace_label
 use irsa_controller::crd::{AwsMode, AwsStatus, Profile};
 use irsa_controller::desired::{self, DesiredError, desired_state};
 use k8s_openapi::api::core::v1::Namespace;
-use serde_json::json;
+use serde_json::{Value, json};
 
 const ROLE: &str = "arn:aws:iam::111122223333:role/kf-user";
 const ROLE2: &str = "arn:aws:iam::111122223333:role/team/kf-other";
@@ -594,6 +594,17 @@ status:
         &ControllerConfig::default(),
     )
     .unwrap();
+    let j = r.to_json();
+    assert_eq!(
+        j["grant"][0]["subject"],
+        "system:serviceaccount:kubeflow-user-example-com:default-editor"
+    );
+    assert_eq!(
+        j["grant"][0]["providerArn"],
+        Value::Null,
+        "no issuer configured: the role's own provider"
+    );
+    assert_eq!(j["objects"].as_array().unwrap().len(), 8);
     assert!(
         r.trust_summary()
             .starts_with("+ trust system:serviceaccount:kubeflow-user-example-com:default-editor on role")
