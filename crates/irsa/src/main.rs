@@ -5,6 +5,7 @@
 
 mod oidc;
 mod policy;
+mod profile;
 mod server;
 mod setup;
 mod webhook;
@@ -42,6 +43,14 @@ enum Command {
     Teardown(setup::SetupArgs),
     /// The STS + IAM service: AssumeRoleWithWebIdentity for real, for the AWS CLI and SDKs.
     Server(server::ServerArgs),
+    /// The Kubeflow profile controller with the AwsIamForServiceAccount plugin.
+    ProfileController(Box<irsa_controller::ControllerArgs>),
+    /// Offline views of what the profile controller does.
+    #[command(subcommand)]
+    Profile(profile::ProfileCommand),
+    /// Edit a role's web-identity trust through the IAM API (AWS, moto or irsa server).
+    #[command(subcommand)]
+    Trust(profile::TrustCommand),
 }
 
 /// Exit status for input the command could not use (unreadable files, bad
@@ -99,6 +108,9 @@ fn main() -> ExitCode {
         Command::Setup(args) => setup::run(args, false),
         Command::Teardown(args) => setup::run(args, true),
         Command::Server(args) => server::run(args),
+        Command::ProfileController(args) => profile::controller(*args),
+        Command::Profile(cmd) => profile::profile(cmd),
+        Command::Trust(cmd) => profile::trust(cmd),
     };
     match result {
         Ok(code) => code,

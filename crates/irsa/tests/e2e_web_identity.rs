@@ -300,4 +300,75 @@ fn a_pod_token_becomes_role_credentials_for_the_aws_cli_and_boto3() {
         err.contains("team-b"),
         "the explanation names the subject that did not match: {err}"
     );
+
+    // `irsa trust` through irsa's own IAM: trust team-b, and its token works; remove it, and it fails again.
+    let trust_cli = |args: &[&str]| {
+        let mut all = vec!["trust"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--endpoint-url", &endpoint]);
+        Command::new(env!("CARGO_BIN_EXE_irsa"))
+            .args(&all)
+            .current_dir(d)
+            .env("AWS_SHARED_CREDENTIALS_FILE", d.join("data/root-credentials"))
+            .env("AWS_CONFIG_FILE", d.join("no-config"))
+            .env("AWS_REGION", "us-east-1")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .output()
+            .unwrap()
+    };
+    let role = "arn:aws:iam::111122223333:role/team-a";
+    let sa = ["--namespace", "team-b", "--service-account", "default-editor"];
+    let added = ok(trust_cli(
+        &[&["add", "--role-arn", role, "--issuer", &issuer][..], &sa[..]].concat(),
+    ));
+    assert!(
+        added.contains("now trusts system:serviceaccount:team-b:default-editor"),
+        "{added}"
+    );
+    let shown = ok(trust_cli(&["show", "--role-arn", role]));
+    assert!(
+        shown.contains("trusts system:serviceaccount:team-a:default-editor"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("trusts system:serviceaccount:team-b:default-editor"),
+        "{shown}"
+    );
+    let assume_b = || {
+        aws(
+            d,
+            &endpoint,
+            &[
+                "sts",
+                "assume-role-with-web-identity",
+                "--role-arn",
+                role,
+                "--role-session-name",
+                "team-b",
+                "--web-identity-token",
+                "file://token-b",
+            ],
+        )
+    };
+    ok(assume_b());
+    ok(trust_cli(
+        &[&["remove", "--role-arn", role, "--issuer", &issuer][..], &sa[..]].concat(),
+    ));
+    assert!(!assume_b().status.success());
+    // Team a was never touched.
+    ok(aws(
+        d,
+        &endpoint,
+        &[
+            "sts",
+            "assume-role-with-web-identity",
+            "--role-arn",
+            role,
+            "--role-session-name",
+            "team-a",
+            "--web-identity-token",
+            "file://token",
+        ],
+    ));
 }
