@@ -9,6 +9,7 @@ mod profile;
 mod server;
 mod setup;
 mod webhook;
+mod whoami;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -17,6 +18,9 @@ use std::process::ExitCode;
 #[derive(Debug, Parser)]
 #[command(name = "irsa", version, about)]
 struct Cli {
+    /// Log format on stderr: text or json (also IRSA_LOG_FORMAT); IRSA_LOG sets the level.
+    #[arg(long, global = true, env = "IRSA_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -51,6 +55,9 @@ enum Command {
     /// Edit a role's web-identity trust through the IAM API (AWS, moto or irsa server).
     #[command(subcommand)]
     Trust(profile::TrustCommand),
+    /// Who am I? GetCallerIdentity with the standard AWS credential chain (env, profile,
+    /// web identity from AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE, ...).
+    Whoami(whoami::WhoamiArgs),
 }
 
 /// Exit status for input the command could not use (unreadable files, bad
@@ -92,14 +99,17 @@ fn main() -> ExitCode {
         Command::Webhook(w) => w.log_directive(),
         _ => "info",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("IRSA_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("IRSA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if cli.log_format == "json" {
+        logs.json().init();
+    } else {
+        logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    }
     let result = match cli.command {
         Command::Policy(cmd) => policy::run(cmd),
         Command::Oidc(cmd) => oidc::run(cmd),
@@ -111,6 +121,7 @@ fn main() -> ExitCode {
         Command::ProfileController(args) => profile::controller(*args),
         Command::Profile(cmd) => profile::profile(cmd),
         Command::Trust(cmd) => profile::trust(cmd),
+        Command::Whoami(args) => whoami::run(args),
     };
     match result {
         Ok(code) => code,

@@ -371,4 +371,61 @@ fn a_pod_token_becomes_role_credentials_for_the_aws_cli_and_boto3() {
             "file://token",
         ],
     ));
+
+    // The AWS SDK for Rust, from the environment alone (`irsa whoami` is aws-config's default chain).
+    let who = Command::new(env!("CARGO_BIN_EXE_irsa"))
+        .arg("whoami")
+        .env("AWS_ROLE_ARN", role)
+        .env("AWS_WEB_IDENTITY_TOKEN_FILE", d.join("token"))
+        .env("AWS_ENDPOINT_URL_STS", &endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", d.join("no-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", d.join("no-credentials"))
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .output()
+        .unwrap();
+    let who: serde_json::Value = serde_json::from_str(&ok(who)).unwrap();
+    assert!(
+        who["Arn"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:sts::111122223333:assumed-role/team-a/"),
+        "{who}"
+    );
+
+    // A token minted by an independent implementation (PyJWT) with the cluster's key is just as good.
+    let jwks: serde_json::Value =
+        serde_json::from_str(&ok(irsa(d, &["oidc", "jwks", "--public-key", "sa.key"]))).unwrap();
+    let kid = jwks["keys"][0]["kid"].as_str().unwrap().to_owned();
+    let mint = format!(
+        r#"
+import jwt, time
+now = int(time.time())
+claims = {{"iss": "{issuer}", "sub": "system:serviceaccount:team-a:default-editor", "aud": ["sts.amazonaws.com"],
+          "iat": now, "nbf": now, "exp": now + 3600}}
+print(jwt.encode(claims, open("sa.key").read(), algorithm="RS256", headers={{"kid": "{kid}"}}))
+"#
+    );
+    let py = Command::new(venv_bin("python"))
+        .args(["-c", &mint])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    std::fs::write(d.join("token-pyjwt"), ok(py).trim()).unwrap();
+    let creds = ok(aws(
+        d,
+        &endpoint,
+        &[
+            "sts",
+            "assume-role-with-web-identity",
+            "--role-arn",
+            role,
+            "--role-session-name",
+            "pyjwt",
+            "--web-identity-token",
+            "file://token-pyjwt",
+        ],
+    ));
+    assert!(creds.contains("assumed-role/team-a/pyjwt"), "{creds}");
 }

@@ -9,8 +9,21 @@ use std::time::Duration;
 struct Running {
     url: String,
     root: (String, String),
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    done: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops the server and waits until it has let go of the store.
+    async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(d) = self.done.take() {
+            d.await.unwrap();
+        }
+    }
 }
 
 impl Drop for Running {
@@ -23,9 +36,15 @@ impl Drop for Running {
 
 async fn start() -> Running {
     let dir = tempfile::tempdir().unwrap();
+    let mut r = start_in(dir.path()).await;
+    r._dir = Some(dir);
+    r
+}
+
+async fn start_in(data_dir: &std::path::Path) -> Running {
     let config = ServerConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().to_owned(),
+        data_dir: data_dir.to_owned(),
         account: "111122223333".into(),
         region: "us-east-1".into(),
         partition: "aws".into(),
@@ -36,7 +55,7 @@ async fn start() -> Running {
     };
     let (tx, rx) = tokio::sync::oneshot::channel::<Started>();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
+    let done = tokio::spawn(async move {
         let mut tx = Some(tx);
         serve(
             config,
@@ -70,8 +89,9 @@ async fn start() -> Running {
     Running {
         url: format!("http://{}", started.addr),
         root,
-        _dir: dir,
+        _dir: None,
         stop: Some(stop_tx),
+        done: Some(done),
     }
 }
 
@@ -228,4 +248,32 @@ async fn malformed_requests_get_aws_errors_not_500s() {
         .unwrap();
     assert!(metrics.contains("irsa_requests_total"), "{metrics}");
     assert!(metrics.contains("outcome=\"MissingAuthenticationToken\""), "{metrics}");
+}
+
+#[tokio::test]
+async fn a_second_start_serves_the_same_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = start_in(dir.path()).await;
+    let root = first.root.clone();
+    let conf = sdk(&first.url, &root.0, &root.1, None).await;
+    aws_sdk_iam::Client::new(&conf)
+        .create_role()
+        .role_name("kept")
+        .assume_role_policy_document(TRUST)
+        .send()
+        .await
+        .unwrap();
+    first.stop().await;
+
+    let second = start_in(dir.path()).await;
+    assert_eq!(second.root, root, "the root credentials are kept");
+    let conf = sdk(&second.url, &root.0, &root.1, None).await;
+    let role = aws_sdk_iam::Client::new(&conf)
+        .get_role()
+        .role_name("kept")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(role.role().unwrap().role_name(), "kept");
+    second.stop().await;
 }
