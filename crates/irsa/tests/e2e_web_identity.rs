@@ -428,4 +428,26 @@ print(jwt.encode(claims, open("sa.key").read(), algorithm="RS256", headers={{"ki
         ],
     ));
     assert!(creds.contains("assumed-role/team-a/pyjwt"), "{creds}");
+
+    // The STS counted its JWKS fetches and cache hits.
+    let metrics = {
+        use std::io::{Read, Write};
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", server_port)).unwrap();
+        write!(c, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        let mut out = String::new();
+        c.read_to_string(&mut out).unwrap();
+        out
+    };
+    let count = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("{name} missing in {metrics}"))
+    };
+    assert!(count("irsa_jwks_fetches_total ") >= 1);
+    assert!(count("irsa_jwks_cache_hits_total ") >= 1);
+    assert!(
+        metrics.contains("action=\"sts:AssumeRoleWithWebIdentity\",outcome=\"AccessDenied\""),
+        "{metrics}"
+    );
 }

@@ -456,7 +456,10 @@ impl<S: KeySource> Verifier<S> {
         let generation = {
             let state = slot.state();
             match state.lookup(&self.policy, Instant::now()) {
-                Lookup::Keys(k) => return Ok(k),
+                Lookup::Keys(k) => {
+                    crate::stats::CACHE_HITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    return Ok(k);
+                }
                 Lookup::Fail(e) => return Err(e),
                 Lookup::Fetch => state.generation(),
             }
@@ -504,11 +507,13 @@ impl<S: KeySource> Verifier<S> {
     /// cached keys (within bounds) are returned or the error.
     async fn fetch_locked(&self, slot: &Slot, issuer: &str, stale_ok: bool) -> Result<Arc<KeySet>, FetchError> {
         slot.state().record_attempt(Instant::now());
+        crate::stats::FETCHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let result = self.source.fetch(issuer).await;
         let mut state = slot.state();
         match result {
             Ok(f) => Ok(state.record_success(&self.policy, Instant::now(), f.keys, f.cache_control)),
             Err(e) => {
+                crate::stats::FETCH_FAILURES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tracing::warn!(issuer, error = %e, "fetching issuer keys failed");
                 let stale = state.record_failure(&self.policy, Instant::now(), e.clone());
                 if stale_ok { stale } else { Err(e) }

@@ -60,6 +60,7 @@ pub mod fetch;
 pub mod jwk;
 pub mod keys;
 pub mod serve;
+pub mod stats;
 pub mod token;
 pub mod verify;
 

@@ -24,6 +24,17 @@ pub struct Metrics {
     registry: Registry,
     pub(crate) requests: Family<RequestLabels, Counter>,
     pub(crate) latency: Family<LatencyLabels, Histogram, fn() -> Histogram>,
+    jwks_cache_hits: Counter,
+    jwks_fetches: Counter,
+    jwks_fetch_failures: Counter,
+}
+
+/// Brings a counter up to a total counted elsewhere.
+fn sync(counter: &Counter, total: u64) {
+    let seen = counter.get();
+    if total > seen {
+        counter.inc_by(total - seen);
+    }
 }
 
 fn latency_histogram() -> Histogram {
@@ -48,10 +59,31 @@ impl Default for Metrics {
             "Time to answer an STS or IAM request",
             latency.clone(),
         );
+        let jwks_cache_hits = Counter::default();
+        let jwks_fetches = Counter::default();
+        let jwks_fetch_failures = Counter::default();
+        registry.register(
+            "jwks_cache_hits",
+            "Web identity tokens verified with cached issuer keys",
+            jwks_cache_hits.clone(),
+        );
+        registry.register(
+            "jwks_fetches",
+            "Fetches of issuers' discovery documents and JWKS",
+            jwks_fetches.clone(),
+        );
+        registry.register(
+            "jwks_fetch_failures",
+            "Failed fetches of issuers' discovery documents and JWKS",
+            jwks_fetch_failures.clone(),
+        );
         Metrics {
             registry,
             requests,
             latency,
+            jwks_cache_hits,
+            jwks_fetches,
+            jwks_fetch_failures,
         }
     }
 }
@@ -59,6 +91,10 @@ impl Default for Metrics {
 impl Metrics {
     /// The OpenMetrics text exposition.
     pub fn encode(&self) -> String {
+        let jwks = irsa_oidc::stats::snapshot();
+        sync(&self.jwks_cache_hits, jwks.cache_hits);
+        sync(&self.jwks_fetches, jwks.fetches);
+        sync(&self.jwks_fetch_failures, jwks.fetch_failures);
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
             out.clear();
