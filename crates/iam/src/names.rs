@@ -105,6 +105,14 @@ fn tag_char(c: char) -> bool {
     c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c)
 }
 
+/// Removes the tags with these keys (compared case-insensitively, as IAM
+/// compares tag keys); whether any was removed.
+pub fn remove_tags(tags: &mut Vec<Tag>, keys: &[String]) -> bool {
+    let before = tags.len();
+    tags.retain(|t| !keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
+    tags.len() != before
+}
+
 /// The most tags an IAM entity may carry.
 pub const MAX_TAGS: usize = 50;
 

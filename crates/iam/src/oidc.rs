@@ -338,11 +338,7 @@ impl<S: Store> Iam<S> {
         self.update::<OidcProvider, _>(
             &key,
             || not_found(arn),
-            |p| {
-                let before = p.tags.len();
-                p.tags.retain(|t| !keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
-                Ok(p.tags.len() != before)
-            },
+            |p| Ok(crate::names::remove_tags(&mut p.tags, &keys)),
         )
         .await?;
         Ok(None)

@@ -378,9 +378,7 @@ impl<S: Store> Iam<S> {
         v.finish()?;
         let keys = tag_keys(params)?;
         self.update_policy_with(arn.unwrap_or_default(), |p| {
-            let before = p.tags.len();
-            p.tags.retain(|t| !keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
-            Ok(p.tags.len() != before)
+            Ok(crate::names::remove_tags(&mut p.tags, &keys))
         })
         .await?;
         Ok(None)

@@ -261,9 +261,7 @@ impl<S: Store> Iam<S> {
         v.finish()?;
         let keys = tag_keys(params)?;
         self.update_role_with(name.unwrap_or_default(), |r| {
-            let before = r.tags.len();
-            r.tags.retain(|t| !keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
-            Ok(r.tags.len() != before)
+            Ok(crate::names::remove_tags(&mut r.tags, &keys))
         })
         .await?;
         Ok(None)
