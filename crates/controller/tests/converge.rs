@@ -1,7 +1,8 @@
 //! Benchmark (ignored by default; run with `cargo test -p irsa-controller --release --test converge
 //! -- --ignored --nocapture`): 1,000 Profiles (100 roles, 10 Profiles each) converge through the
 //! real reconcile function (Kubernetes answered by tower-test's mock) and aws-sdk-iam against an
-//! IAM endpoint: `IRSA_BENCH_IAM_ENDPOINT` (e.g. irsa's own server), else a fresh moto_server.
+//! IAM endpoint: `IRSA_BENCH_IAM_ENDPOINT` (e.g. irsa's own server, with its root key in
+//! `IRSA_BENCH_ACCESS_KEY_ID` / `IRSA_BENCH_SECRET_ACCESS_KEY`), else a fresh moto_server.
 //! Reports IAM calls and wall time for the first pass and for a resync (which makes none).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -70,7 +71,12 @@ fn sdk(url: &str) -> aws_sdk_iam::Client {
         .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
         .region(aws_sdk_iam::config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_iam::config::Credentials::new(
-            "AKIDTEST", "secret", None, None, "t",
+            // irsa's server needs its root key (IRSA_BENCH_ACCESS_KEY_ID / _SECRET_ACCESS_KEY); moto takes any.
+            std::env::var("IRSA_BENCH_ACCESS_KEY_ID").unwrap_or_else(|_| "AKIDTEST".to_owned()),
+            std::env::var("IRSA_BENCH_SECRET_ACCESS_KEY").unwrap_or_else(|_| "secret".to_owned()),
+            None,
+            None,
+            "t",
         ))
         .endpoint_url(url)
         .build();
