@@ -57,10 +57,10 @@ const STS_ACTIONS: &[&str] = &[
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     /// The store could not be opened.
-    #[error("store: {0}")]
+    #[error(transparent)]
     Store(#[from] irsa_store::Error),
     /// The STS could not start.
-    #[error("sts: {0}")]
+    #[error(transparent)]
     Sts(#[from] irsa_sts::StsError),
     /// The data directory cannot be used.
     #[error("data directory {}: {source}", path.display())]
