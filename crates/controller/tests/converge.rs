@@ -7,7 +7,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -38,15 +37,7 @@ fn endpoint() -> (String, Option<Moto>) {
     if let Ok(url) = std::env::var("IRSA_BENCH_IAM_ENDPOINT") {
         return (url, None);
     }
-    let bin = match std::env::var_os("IRSA_TEST_PYTHON") {
-        Some(python) => PathBuf::from(python).with_file_name("moto_server"),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/moto_server"),
-    };
-    assert!(
-        bin.exists(),
-        "moto_server not found at {} (run ./scripts/test once)",
-        bin.display()
-    );
+    let bin = irsa_testkit::venv_tool("moto_server");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

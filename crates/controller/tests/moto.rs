@@ -19,16 +19,7 @@ use serde_json::{Value, json};
 const ISSUER: &str = "https://oidc.eks.us-west-2.amazonaws.com/id/ABC";
 
 fn moto_server() -> PathBuf {
-    let bin = match std::env::var_os("IRSA_TEST_PYTHON") {
-        Some(python) => PathBuf::from(python).with_file_name("moto_server"),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/moto_server"),
-    };
-    assert!(
-        bin.exists(),
-        "moto_server not found at {}: run ./scripts/test once (it creates .venv with moto), or set IRSA_TEST_PYTHON to a python whose bin directory has moto_server",
-        bin.display()
-    );
-    bin
+    irsa_testkit::venv_tool("moto_server")
 }
 
 struct Moto {

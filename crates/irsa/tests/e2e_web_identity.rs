@@ -4,10 +4,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed assertion
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use irsa_testkit::{free_port, venv_tool, wait_for_port};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 struct Proc(Child);
 
@@ -16,23 +16,6 @@ impl Drop for Proc {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn venv_bin(name: &str) -> PathBuf {
-    let python = std::env::var("IRSA_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python"));
-    let bin = python.parent().unwrap().join(name);
-    assert!(
-        bin.exists(),
-        "{} not found: run ./scripts/test once (it creates .venv), or set IRSA_TEST_PYTHON",
-        bin.display()
-    );
-    bin
 }
 
 fn irsa(dir: &Path, args: &[&str]) -> Output {
@@ -56,16 +39,12 @@ fn spawn_irsa(dir: &Path, args: &[&str]) -> Proc {
 }
 
 fn wait_for(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_port(port, Duration::from_secs(30));
 }
 
 /// Runs the AWS CLI with the root credentials of the data dir.
 fn aws(dir: &Path, endpoint: &str, args: &[&str]) -> Output {
-    Command::new(venv_bin("aws"))
+    Command::new(venv_tool("aws"))
         .args(args)
         .current_dir(dir)
         .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("data/root-credentials"))
@@ -236,7 +215,7 @@ fn a_pod_token_becomes_role_credentials_for_the_aws_cli_and_boto3() {
     );
 
     // boto3 from AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ENDPOINT_URL_STS alone.
-    let out = Command::new(venv_bin("python"))
+    let out = Command::new(venv_tool("python"))
         .args(["-c", BOTO3])
         .env("AWS_ROLE_ARN", "arn:aws:iam::111122223333:role/team-a")
         .env("AWS_WEB_IDENTITY_TOKEN_FILE", d.join("token"))
@@ -407,7 +386,7 @@ claims = {{"iss": "{issuer}", "sub": "system:serviceaccount:team-a:default-edito
 print(jwt.encode(claims, open("sa.key").read(), algorithm="RS256", headers={{"kid": "{kid}"}}))
 "#
     );
-    let py = Command::new(venv_bin("python"))
+    let py = Command::new(venv_tool("python"))
         .args(["-c", &mint])
         .current_dir(d)
         .output()

@@ -20,19 +20,7 @@ const ISS: &str = "https://oidc.interop.test/id/ABCDEF";
 const AUD: &str = "sts.amazonaws.com";
 
 fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("IRSA_TEST_PYTHON") {
-        let p = PathBuf::from(p);
-        assert!(p.exists(), "IRSA_TEST_PYTHON={} does not exist", p.display());
-        return p;
-    }
-    let fallback = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
-    assert!(
-        fallback.exists(),
-        "interop tests need Python with PyJWT and jwcrypto: set IRSA_TEST_PYTHON, or create the \
-         virtualenv with `python3 -m venv .venv && .venv/bin/pip install -r \
-         scripts/requirements-test.txt` at the workspace root (scripts/test does this)"
-    );
-    fallback
+    irsa_testkit::venv_tool("python")
 }
 
 fn run_python(script: &str, args: &[&str]) -> String {

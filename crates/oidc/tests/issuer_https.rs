@@ -8,7 +8,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{AUD, Pki, Reply, TestServer, fast_policy, fetch_options, verifier, verifier_with};
+use common::{AUD, Pki, PkiExt as _, Reply, TestServer, fast_policy, fetch_options, verifier, verifier_with};
 use irsa_oidc::CachePolicy;
 use irsa_oidc::{Curve, IssuerDocuments, KeySpec, SigningKey, StsErrorCode, TokenParams, VerifyError, mint_token};
 

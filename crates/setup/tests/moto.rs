@@ -4,52 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed assertion
 
 use irsa_setup::{Change, Target, apply, connect_with, parse_config, plan, teardown};
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn venv_bin(name: &str) -> PathBuf {
-    let python = std::env::var("IRSA_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python"));
-    let bin = python.parent().unwrap().join(name);
-    assert!(
-        bin.exists(),
-        "{} not found: run ./scripts/test once (it creates .venv with moto), or set IRSA_TEST_PYTHON",
-        bin.display()
-    );
-    bin
-}
-
-fn moto() -> Moto {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new(venv_bin("moto_server"))
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "moto_server did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Moto { child, url }
-}
+use irsa_testkit::MotoServer;
 
 /// Clients for moto with its test credentials (set explicitly: tests do not touch the environment).
 async fn clients(url: &str) -> (aws_sdk_iam::Client, String) {
@@ -90,7 +45,7 @@ fn target(account: &str) -> Target {
 
 #[tokio::test]
 async fn setup_is_idempotent_and_teardown_removes_only_its_own() {
-    let m = moto();
+    let m = MotoServer::start();
     let (client, account) = clients(&m.url).await;
     assert_eq!(account.len(), 12);
     let cfg = parse_config(CONFIG).unwrap().config;

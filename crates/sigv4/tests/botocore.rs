@@ -14,18 +14,7 @@ use base64::Engine as _;
 use irsa_sigv4::{Request, SignatureLocation, Verifier};
 
 fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("IRSA_TEST_PYTHON") {
-        return PathBuf::from(p);
-    }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
-    if venv.exists() {
-        return venv;
-    }
-    panic!(
-        "no Python for the botocore cross-check: set IRSA_TEST_PYTHON to a python with botocore, or create the \
-         virtualenv with `python3 -m venv .venv && .venv/bin/pip install -r scripts/requirements-test.txt` in the \
-         repository root (./scripts/test does this)"
-    );
+    irsa_testkit::venv_tool("python")
 }
 
 struct Case {

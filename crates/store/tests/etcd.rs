@@ -22,41 +22,11 @@ struct EtcdServer {
 }
 
 fn client_tls(pki: &TestPki) -> EtcdTls {
-    EtcdTls::new(pki.ca.clone()).with_client_identity(pki.client.0.clone(), pki.client.1.clone())
+    EtcdTls::new(pki.ca_pem.clone()).with_client_identity(pki.client_cert_pem.clone(), pki.client_key_pem.clone())
 }
 
 /// A CA, etcd's server certificate (127.0.0.1 and localhost) and a client certificate, in PEM.
-struct TestPki {
-    ca: String,
-    server: (String, String),
-    client: (String, String),
-}
-
-impl TestPki {
-    fn new() -> Self {
-        let ca_key = rcgen::KeyPair::generate().unwrap();
-        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "irsa-store test CA");
-        let ca = ca_params.self_signed(&ca_key).unwrap().pem();
-        let issuer = rcgen::Issuer::new(ca_params, ca_key);
-        let leaf = |names: Vec<String>, usage: rcgen::ExtendedKeyUsagePurpose| {
-            let key = rcgen::KeyPair::generate().unwrap();
-            let mut params = rcgen::CertificateParams::new(names).unwrap();
-            params.extended_key_usages = vec![usage];
-            let cert = params.signed_by(&key, &issuer).unwrap();
-            (cert.pem(), key.serialize_pem())
-        };
-        let server = leaf(
-            vec!["127.0.0.1".into(), "localhost".into()],
-            rcgen::ExtendedKeyUsagePurpose::ServerAuth,
-        );
-        let client = leaf(vec!["irsa".into()], rcgen::ExtendedKeyUsagePurpose::ClientAuth);
-        Self { ca, server, client }
-    }
-}
+use irsa_testkit::Pki as TestPki;
 
 impl EtcdServer {
     async fn start() -> Self {
@@ -90,9 +60,9 @@ impl EtcdServer {
                     format!("{}", path.display())
                 };
                 command
-                    .arg(format!("--trusted-ca-file={}", file("ca.pem", &pki.ca)))
-                    .arg(format!("--cert-file={}", file("server.pem", &pki.server.0)))
-                    .arg(format!("--key-file={}", file("server-key.pem", &pki.server.1)))
+                    .arg(format!("--trusted-ca-file={}", file("ca.pem", &pki.ca_pem)))
+                    .arg(format!("--cert-file={}", file("server.pem", &pki.cert_pem)))
+                    .arg(format!("--key-file={}", file("server-key.pem", &pki.key_pem)))
                     .arg("--client-cert-auth");
             }
             let child = command
@@ -285,7 +255,7 @@ async fn tls_with_client_certificates() {
             .with_request_timeout(Duration::from_secs(2))
     };
     // Without a client certificate etcd refuses the handshake.
-    let no_identity = short(EtcdConfig::new([server.url.clone()]).with_tls(EtcdTls::new(pki.ca.clone())));
+    let no_identity = short(EtcdConfig::new([server.url.clone()]).with_tls(EtcdTls::new(pki.ca_pem.clone())));
     let err = EtcdStore::connect(no_identity).await.unwrap_err();
     assert!(err.is_transient(), "{err:?}");
     // A server certificate from another CA is not trusted.

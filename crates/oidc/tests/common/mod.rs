@@ -18,34 +18,15 @@ use tokio::net::TcpListener;
 
 pub const AUD: &str = "sts.amazonaws.com";
 
-/// A test CA and a server certificate for 127.0.0.1 / localhost.
-pub struct Pki {
-    pub ca_pem: String,
-    pub cert_pem: String,
-    pub key_pem: String,
+/// The shared test CA, with the server configuration the issuer here needs.
+pub use irsa_testkit::Pki;
+
+pub trait PkiExt {
+    fn server_config(&self) -> Arc<rustls::ServerConfig>;
 }
 
-impl Pki {
-    pub fn new() -> Self {
-        let ca_key = rcgen::KeyPair::generate().unwrap();
-        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "irsa test CA");
-        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-        let issuer = rcgen::Issuer::new(ca_params, ca_key);
-        let leaf_key = rcgen::KeyPair::generate().unwrap();
-        let leaf_params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
-        let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
-        Self {
-            ca_pem: ca_cert.pem(),
-            cert_pem: leaf.pem(),
-            key_pem: leaf_key.serialize_pem(),
-        }
-    }
-
-    pub fn server_config(&self) -> Arc<rustls::ServerConfig> {
+impl PkiExt for Pki {
+    fn server_config(&self) -> Arc<rustls::ServerConfig> {
         let certs = rustls_pki_types::CertificateDer::pem_slice_iter(self.cert_pem.as_bytes())
             .collect::<Result<Vec<_>, _>>()
             .unwrap();
