@@ -66,6 +66,7 @@ pub fn run(a: SetupArgs, remove: bool) -> Result<ExitCode> {
                 .clone()
                 .unwrap_or_else(|| partition_for(cfg.region.as_deref()).to_owned()),
             trust_limit: a.trust_limit,
+            allow_http_issuer: false,
         };
         let p = plan(&cfg, &target)?;
         let verb = if a.dry_run { "would" } else { "did" };

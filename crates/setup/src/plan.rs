@@ -30,6 +30,9 @@ pub struct Target {
     pub partition: String,
     /// The account's trust-policy size quota (2,048 unless raised).
     pub trust_limit: usize,
+    /// Accept an `http://` issuer: only for irsa's own IAM running with local
+    /// issuers allowed (`irsa up`); AWS refuses them.
+    pub allow_http_issuer: bool,
 }
 
 /// The OIDC provider to register.
@@ -92,7 +95,7 @@ pub enum PlanError {
     /// A role name with characters IAM does not accept.
     #[error("role name `{0}` may only hold letters, digits and +=,.@_-")]
     RoleNameInvalid(String),
-    /// The issuer is not an https URL.
+    /// The issuer is not an https URL (or http, where allowed).
     #[error("the issuer `{0}` must be an https:// URL without query or fragment")]
     Issuer(String),
     /// A trust policy could not be written.
@@ -195,7 +198,12 @@ pub fn plan(config: &SetupConfig, target: &Target) -> Result<Plan, PlanError> {
         return Err(PlanError::Disabled);
     }
     let url = target.issuer_url.trim_end_matches('/').to_owned();
-    if !url.starts_with("https://") || url.len() <= "https://".len() || url.contains(['?', '#']) {
+    let scheme = if target.allow_http_issuer && url.starts_with("http://") {
+        "http://"
+    } else {
+        "https://"
+    };
+    if !url.starts_with(scheme) || url.len() <= scheme.len() || url.contains(['?', '#']) {
         return Err(PlanError::Issuer(target.issuer_url.clone()));
     }
     let provider = OidcProvider::from_issuer(&target.partition, &target.account, &url)
@@ -257,6 +265,7 @@ mod tests {
             account: "111122223333".into(),
             partition: "aws".into(),
             trust_limit: 2048,
+            allow_http_issuer: false,
         }
     }
 
@@ -318,6 +327,15 @@ mod tests {
     fn bad_inputs() {
         let mut t = target();
         t.issuer_url = "http://oidc.example.com".into();
+        assert!(matches!(plan(&seed(), &t), Err(PlanError::Issuer(_))));
+        t.allow_http_issuer = true;
+        t.issuer_url = "http://127.0.0.1:4566/clusters/local".into();
+        let p = plan(&seed(), &t).unwrap();
+        assert_eq!(
+            p.provider.arn,
+            "arn:aws:iam::111122223333:oidc-provider/127.0.0.1:4566/clusters/local"
+        );
+        t.issuer_url = "ftp://x".into();
         assert!(matches!(plan(&seed(), &t), Err(PlanError::Issuer(_))));
         let mut c = seed();
         c.enable_pod_iam_policy = false;

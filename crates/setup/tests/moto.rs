@@ -40,6 +40,7 @@ fn target(account: &str) -> Target {
         account: account.into(),
         partition: "aws".into(),
         trust_limit: 2048,
+        allow_http_issuer: false,
     }
 }
 
