@@ -4,6 +4,7 @@
 //! - [`desired`]: a Profile's desired objects (pure).
 //! - [`aws`]: the AWS plugin: spec, ARN, allow-list, annotation and trust plans (pure).
 //! - [`trust`]: the [`trust::RoleTrust`] trait and the serialised, verified edit loop.
+//! - [`plugin`]: the plugin's IAM effects (tag check, revoke, grant), shared with `irsa up`.
 //! - [`iam`]: `RoleTrust` with aws-sdk-iam, and [`iam::TrustClient`] for `irsa trust`.
 //! - [`config`]: flags ([`config::ControllerArgs`]) and the pure configuration.
 
@@ -12,6 +13,7 @@ pub mod config;
 pub mod crd;
 pub mod desired;
 pub mod iam;
+pub mod plugin;
 pub mod reconcile;
 pub mod render;
 pub mod run;

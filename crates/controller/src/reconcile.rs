@@ -15,11 +15,12 @@ use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 
-use crate::aws::{self, TrustOp, condition};
+use crate::aws::{self, condition};
 use crate::config::ControllerConfig;
-use crate::crd::{AwsMode, AwsStatus, FINALIZER, Profile, ProfileCondition, ProfileStatus};
+use crate::crd::{AwsMode, FINALIZER, Profile, ProfileCondition, ProfileStatus};
 use crate::desired::{DesiredError, DesiredState, RESOURCE_QUOTA, desired_state};
-use crate::trust::{Change, EditRequest, RoleTrust, TrustEditLoop, TrustLoopError};
+use crate::plugin;
+use crate::trust::{RoleTrust, TrustEditLoop, TrustLoopError};
 
 /// The server-side-apply field manager.
 pub const FIELD_MANAGER: &str = "irsa-profile-controller";
@@ -260,28 +261,6 @@ pub async fn apply_objects(client: &Client, desired: &DesiredState) -> Result<()
     Ok(())
 }
 
-async fn edit<T: RoleTrust>(
-    ctx: &Context<T>,
-    op: &TrustOp,
-    change: Change,
-    required_tag: Option<&(String, Option<String>)>,
-) -> Result<crate::trust::EditOutcome, TrustLoopError> {
-    let out = ctx
-        .edits
-        .edit(EditRequest {
-            role_name: &op.role.name,
-            provider: op.provider.as_ref(),
-            subject: &op.subject,
-            change,
-            required_tag,
-        })
-        .await?;
-    if out.written {
-        ctx.metrics.trust_writes.fetch_add(1, Ordering::Relaxed);
-    }
-    Ok(out)
-}
-
 /// Reconciles a Profile that is not being deleted.
 pub async fn apply<T: RoleTrust>(profile: &Profile, ctx: &Context<T>) -> Result<Action, ReconcileError> {
     let name = profile.name_any();
@@ -298,38 +277,12 @@ pub async fn apply<T: RoleTrust>(profile: &Profile, ctx: &Context<T>) -> Result<
     for c in &plan.conditions {
         conds.set(c.type_, c.status, c.reason, c.message.clone());
     }
-    // The required tag is checked before the annotation is applied (annotate-only too), once per
-    // role change: a role already recorded as applied is not read again on resync.
-    if let (Some(tag), Some(target)) = (aws::required_tag(&ctx.config.aws, &name), plan.applied.clone()) {
-        let recorded = previous
-            .aws
-            .as_ref()
-            .is_some_and(|a| a.applied_role_arn == target.applied_role_arn);
-        if !recorded && let Ok(role) = aws::RoleArn::parse(&target.applied_role_arn) {
-            let allowed = match ctx
-                .edits
-                .iam()
-                .get_role(&role.name)
-                .await
-                .map_err(TrustLoopError::from)?
-            {
-                Some(info) => aws::tag_satisfied(&tag, &info.tags),
-                None => true, // reported by the trust edit (annotate-only: the role is managed elsewhere)
-            };
-            if !allowed {
-                let msg = format!(
-                    "role `{}` is not allowed: it does not carry the required tag `{}{}`",
-                    role.arn,
-                    tag.0,
-                    tag.1.as_ref().map(|v| format!("={v}")).unwrap_or_default()
-                );
-                conds.set(condition::ROLE_NOT_ALLOWED, true, "RequiredTagMissing", msg.clone());
-                publish(ctx, profile, true, "RoleNotAllowed", msg).await;
-                plan.annotations.clear();
-                plan.grant.clear();
-                plan.applied = None;
-            }
-        }
+    // The required tag is checked before the annotation is applied (annotate-only too).
+    let tag_refusal =
+        plugin::check_required_tag(&ctx.edits, &ctx.config.aws, &name, previous.aws.as_ref(), &mut plan).await?;
+    if let Some(msg) = tag_refusal {
+        conds.set(condition::ROLE_NOT_ALLOWED, true, "RequiredTagMissing", msg.clone());
+        publish(ctx, profile, true, "RoleNotAllowed", msg).await;
     }
     let desired = match desired_state(profile, &ctx.config, current_ns.as_ref(), &plan.annotations) {
         Ok(d) => d,
@@ -348,24 +301,15 @@ pub async fn apply<T: RoleTrust>(profile: &Profile, ctx: &Context<T>) -> Result<
     };
 
     // Revoke first (old role, removed plugin); until that succeeds nothing new is granted.
-    for op in &plan.revoke {
-        if let Err(e) = edit(ctx, op, Change::Remove, None).await {
-            conds.set(condition::AWS_IAM_TRUSTED, false, "RevokeFailed", e.to_string());
-            conds.set(condition::READY, false, "RevokeFailed", e.to_string());
-            status.conditions = conds.list;
-            write_status(ctx, profile, status).await?;
-            return Err(e.into());
-        }
-        if let Some(a) = status.aws.as_mut() {
-            a.subjects.retain(|s| *s != op.subject);
-        }
-    }
-    if status
-        .aws
-        .as_ref()
-        .is_some_and(|a| a.mode == AwsMode::Trust && a.subjects.is_empty())
-    {
-        status.aws = None;
+    let mut writes = 0;
+    let revoked = plugin::revoke(&ctx.edits, &plan, &mut status.aws, &mut writes).await;
+    ctx.metrics.trust_writes.fetch_add(writes, Ordering::Relaxed);
+    if let Err(e) = revoked {
+        conds.set(condition::AWS_IAM_TRUSTED, false, "RevokeFailed", e.to_string());
+        conds.set(condition::READY, false, "RevokeFailed", e.to_string());
+        status.conditions = conds.list;
+        write_status(ctx, profile, status).await?;
+        return Err(e.into());
     }
 
     apply_objects(&ctx.client, &desired).await?;
@@ -387,8 +331,11 @@ pub async fn apply<T: RoleTrust>(profile: &Profile, ctx: &Context<T>) -> Result<
 
     let mut action = Action::requeue(ctx.resync);
     let mut retry_error = None;
-    match plan.applied.clone() {
-        None => status.aws = None,
+    let granted = plugin::grant(&ctx.edits, &plan).await;
+    ctx.metrics.trust_writes.fetch_add(granted.writes, Ordering::Relaxed);
+    status.aws = granted.applied;
+    match plan.applied.as_ref() {
+        None => {}
         Some(target) if target.mode == AwsMode::AnnotateOnly => {
             conds.set(
                 condition::AWS_IAM_TRUSTED,
@@ -399,69 +346,38 @@ pub async fn apply<T: RoleTrust>(profile: &Profile, ctx: &Context<T>) -> Result<
                     target.applied_role_arn
                 ),
             );
-            status.aws = Some(target);
         }
-        Some(target) => {
-            let mut provider = target.provider_arn.clone();
-            let mut ungranted: Vec<String> = Vec::new();
-            let mut failure = None;
-            for (i, op) in plan.grant.iter().enumerate() {
-                match edit(ctx, op, Change::Add, plan.required_tag.as_ref()).await {
-                    Ok(out) => {
-                        if let Some(p) = out.provider {
-                            provider = Some(p.arn);
-                        }
-                    }
-                    Err(e) => {
-                        ungranted.extend(plan.grant[i..].iter().map(|o| o.subject.clone()));
-                        failure = Some(e);
-                        break;
-                    }
+        Some(target) => match granted.failure {
+            None => {
+                let msg = format!("{} trusts {}", target.applied_role_arn, target.subjects.join(", "));
+                if !plan.grant.is_empty() {
+                    publish(ctx, profile, false, "Trusted", msg.clone()).await;
                 }
+                conds.set(condition::AWS_IAM_TRUSTED, true, "Trusted", msg);
             }
-            let subjects: Vec<String> = target
-                .subjects
-                .iter()
-                .filter(|s| !ungranted.contains(s))
-                .cloned()
-                .collect();
-            status.aws = (!subjects.is_empty()).then(|| AwsStatus {
-                provider_arn: provider,
-                subjects,
-                ..target.clone()
-            });
-            match failure {
-                None => {
-                    let msg = format!("{} trusts {}", target.applied_role_arn, target.subjects.join(", "));
-                    if !plan.grant.is_empty() {
-                        publish(ctx, profile, false, "Trusted", msg.clone()).await;
+            Some(e) => {
+                let msg = e.to_string();
+                match &e {
+                    TrustLoopError::PolicyFull { .. } => {
+                        ctx.metrics.trust_full.fetch_add(1, Ordering::Relaxed);
+                        conds.set(condition::TRUST_POLICY_FULL, true, "TrustPolicyFull", msg.clone());
+                        publish(ctx, profile, true, "TrustPolicyFull", msg.clone()).await;
+                        action = Action::requeue(ctx.full_retry);
                     }
-                    conds.set(condition::AWS_IAM_TRUSTED, true, "Trusted", msg);
-                }
-                Some(e) => {
-                    let msg = e.to_string();
-                    match &e {
-                        TrustLoopError::PolicyFull { .. } => {
-                            ctx.metrics.trust_full.fetch_add(1, Ordering::Relaxed);
-                            conds.set(condition::TRUST_POLICY_FULL, true, "TrustPolicyFull", msg.clone());
-                            publish(ctx, profile, true, "TrustPolicyFull", msg.clone()).await;
-                            action = Action::requeue(ctx.full_retry);
-                        }
-                        TrustLoopError::TagMissing { .. } => {
-                            conds.set(condition::ROLE_NOT_ALLOWED, true, "RequiredTagMissing", msg.clone());
-                            publish(ctx, profile, true, "RoleNotAllowed", msg.clone()).await;
-                        }
-                        TrustLoopError::NoSuchRole(_)
-                        | TrustLoopError::IssuerUnknown { .. }
-                        | TrustLoopError::Edit { .. } => {
-                            publish(ctx, profile, true, "TrustEditFailed", msg.clone()).await;
-                        }
-                        TrustLoopError::Contended { .. } | TrustLoopError::Iam(_) => retry_error = Some(e.clone()),
+                    TrustLoopError::TagMissing { .. } => {
+                        conds.set(condition::ROLE_NOT_ALLOWED, true, "RequiredTagMissing", msg.clone());
+                        publish(ctx, profile, true, "RoleNotAllowed", msg.clone()).await;
                     }
-                    conds.set(condition::AWS_IAM_TRUSTED, false, "TrustEditFailed", msg);
+                    TrustLoopError::NoSuchRole(_)
+                    | TrustLoopError::IssuerUnknown { .. }
+                    | TrustLoopError::Edit { .. } => {
+                        publish(ctx, profile, true, "TrustEditFailed", msg.clone()).await;
+                    }
+                    TrustLoopError::Contended { .. } | TrustLoopError::Iam(_) => retry_error = Some(e.clone()),
                 }
+                conds.set(condition::AWS_IAM_TRUSTED, false, "TrustEditFailed", msg);
             }
-        }
+        },
     }
     let problems = [
         condition::TRUST_POLICY_FULL,
@@ -498,11 +414,13 @@ pub async fn apply<T: RoleTrust>(profile: &Profile, ctx: &Context<T>) -> Result<
 pub async fn cleanup<T: RoleTrust>(profile: &Profile, ctx: &Context<T>) -> Result<Action, ReconcileError> {
     ctx.metrics.cleanups.fetch_add(1, Ordering::Relaxed);
     let previous = profile.status.clone().unwrap_or_default();
-    for op in aws::deletion_plan(profile, &ctx.config.aws, previous.aws.as_ref()) {
-        if let Err(e) = edit(ctx, &op, Change::Remove, None).await {
-            publish(ctx, profile, true, "RevokeFailed", e.to_string()).await;
-            return Err(e.into());
-        }
+    let ops = aws::deletion_plan(profile, &ctx.config.aws, previous.aws.as_ref());
+    let mut writes = 0;
+    let revoked = plugin::revoke_all(&ctx.edits, &ops, &mut writes).await;
+    ctx.metrics.trust_writes.fetch_add(writes, Ordering::Relaxed);
+    if let Err(e) = revoked {
+        publish(ctx, profile, true, "RevokeFailed", e.to_string()).await;
+        return Err(e.into());
     }
     Ok(Action::await_change())
 }
