@@ -142,7 +142,7 @@ pub async fn grant<T: RoleTrust>(edits: &TrustEditLoop<T>, plan: &AwsPlan) -> Gr
         .cloned()
         .collect();
     Granted {
-        applied: (!subjects.is_empty()).then(|| AwsStatus {
+        applied: (!subjects.is_empty()).then_some(AwsStatus {
             provider_arn: provider,
             subjects,
             ..target

@@ -8,6 +8,7 @@ mod policy;
 mod profile;
 mod server;
 mod setup;
+mod up;
 mod webhook;
 mod whoami;
 
@@ -45,6 +46,9 @@ enum Command {
     Setup(setup::SetupArgs),
     /// Delete what `irsa setup` created (only what carries its tag).
     Teardown(setup::SetupArgs),
+    /// The whole system on this machine: STS + IAM, a cluster's OIDC issuer, `irsa setup`,
+    /// Profiles' trust, and a projected token and env file per trusted service account.
+    Up(up::UpArgs),
     /// The STS + IAM service: AssumeRoleWithWebIdentity for real, for the AWS CLI and SDKs.
     Server(server::ServerArgs),
     /// The Kubeflow profile controller with the AwsIamForServiceAccount plugin.
@@ -97,6 +101,8 @@ fn main() -> ExitCode {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let default_level = match &cli.command {
         Command::Webhook(w) => w.log_directive(),
+        // `irsa up` talks to its user on stdout; per-request logs are one IRSA_LOG=info away.
+        Command::Up(_) => "warn",
         _ => "info",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("IRSA_LOG")
@@ -118,6 +124,7 @@ fn main() -> ExitCode {
         Command::Setup(args) => setup::run(args, false),
         Command::Teardown(args) => setup::run(args, true),
         Command::Server(args) => server::run(args),
+        Command::Up(args) => up::run(args),
         Command::ProfileController(args) => profile::controller(*args),
         Command::Profile(cmd) => profile::profile(cmd),
         Command::Trust(cmd) => profile::trust(cmd),

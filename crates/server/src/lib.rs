@@ -15,5 +15,5 @@ mod serve;
 mod service;
 
 pub use metrics::Metrics;
-pub use serve::{ROOT_CREDENTIALS_FILE, ServerConfig, Started, serve};
+pub use serve::{ROOT_CREDENTIALS_FILE, ServerConfig, Started, serve, serve_with};
 pub use service::{App, ServerError, ServiceKind, router};

@@ -67,6 +67,18 @@ pub async fn serve(
     on_start: impl FnOnce(&Started),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    serve_with(config, axum::Router::new(), on_start, shutdown).await
+}
+
+/// [`serve`], with `extra` routes on the same listener (`irsa up` serves its
+/// cluster's OIDC issuer documents there). The service's own paths (`/`,
+/// `/healthz`, `/metrics`) win; `extra` may carry a fallback.
+pub async fn serve_with(
+    config: ServerConfig,
+    extra: axum::Router,
+    on_start: impl FnOnce(&Started),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
     std::fs::create_dir_all(&config.data_dir).map_err(|source| ServerError::DataDir {
         path: config.data_dir.clone(),
         source,
@@ -120,7 +132,9 @@ pub async fn serve(
     });
     axum::serve(
         listener,
-        router(app).into_make_service_with_connect_info::<SocketAddr>(),
+        router(app)
+            .merge(extra)
+            .into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await
