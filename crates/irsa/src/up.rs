@@ -52,6 +52,9 @@ pub struct UpArgs {
     /// re-minted at 80% of it.
     #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(600..=86_400))]
     token_ttl: u64,
+    /// Seconds between token refreshes [default: 80% of --token-ttl]; for tests.
+    #[arg(long, hide = true)]
+    token_refresh: Option<u64>,
 }
 
 /// `irsa up`'s configuration: what `irsa setup` reads, plus the Profiles.
@@ -484,10 +487,18 @@ pub fn run(a: UpArgs) -> Result<ExitCode> {
         .unwrap_or_else(|| crate::server::default_data_dir().join("up"));
     let issuer = issuer_url(a.listen, &cfg.cluster)?;
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    rt.block_on(up(dir, a.listen, issuer, cfg, a.token_ttl))
+    let refresh = Duration::from_secs(a.token_refresh.unwrap_or(a.token_ttl * 4 / 5).max(1));
+    rt.block_on(up(dir, a.listen, issuer, cfg, a.token_ttl, refresh))
 }
 
-async fn up(dir: PathBuf, listen: SocketAddr, issuer: String, cfg: UpConfig, ttl: u64) -> Result<ExitCode> {
+async fn up(
+    dir: PathBuf,
+    listen: SocketAddr,
+    issuer: String,
+    cfg: UpConfig,
+    ttl: u64,
+    refresh: Duration,
+) -> Result<ExitCode> {
     // Owner-only: the directory holds the issuer's signing key, the root key and tokens.
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
@@ -623,7 +634,6 @@ async fn up(dir: PathBuf, listen: SocketAddr, issuer: String, cfg: UpConfig, ttl
     );
 
     // Re-mint at 80% of the lifetime, as the kubelet does.
-    let refresh = Duration::from_secs(ttl * 4 / 5);
     let mut stop = std::pin::pin!(crate::shutdown_signal());
     let outcome = loop {
         tokio::select! {

@@ -256,6 +256,26 @@ fn irsa_up_end_to_end() {
     let root_key = std::fs::read_to_string(dir.join("root-credentials")).unwrap();
     assert!(interrupt(up).success(), "Ctrl-C is a clean stop");
 
+    // Tokens are re-minted before they expire (here every second instead of at 80% of an hour).
+    let up = start(&dir, port, &["--token-refresh", "1"]);
+    let first = std::fs::read_to_string(team_a.join("token")).unwrap();
+    let mut refreshed = false;
+    for _ in 0..100 {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = std::fs::read_to_string(team_a.join("token")).unwrap();
+        assert!(now.split('.').count() == 3, "a reader never sees a partial token");
+        if now != first {
+            refreshed = true;
+            break;
+        }
+    }
+    assert!(refreshed, "the token was not refreshed");
+    ok(&with_env(&aws, &env_a, scratch)
+        .args(["sts", "get-caller-identity"])
+        .output()
+        .unwrap());
+    assert!(interrupt(up).success());
+
     // Restart without team-b: everything else is reused, team-b's trust and files go.
     let only_a = scratch.join("only-team-a.yaml");
     std::fs::write(
