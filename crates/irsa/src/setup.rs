@@ -2,7 +2,9 @@
 
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
-use irsa_setup::{Change, Target, apply, connect, parse_config, plan, teardown};
+use irsa_setup::{
+    Change, Target, apply, connect_with, issuer_from_eks, issuer_thumbprints, parse_config, plan, sdk_config, teardown,
+};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -15,9 +17,16 @@ pub struct SetupArgs {
     #[arg(long)]
     cluster_name: Option<String>,
     /// The cluster's OIDC issuer URL (`kubectl get --raw /.well-known/openid-configuration`).
+    /// Default: EKS DescribeCluster's `identity.oidc.issuer` for the cluster name, in the
+    /// configuration's region (else the standard chain's).
     #[arg(long, env = "IRSA_ISSUER")]
     issuer: Option<String>,
-    /// IAM/STS endpoint (default: the standard AWS chain, incl. AWS_ENDPOINT_URL_IAM).
+    /// PEM CA bundle of an issuer behind a private CA: its TLS chain is verified against it and
+    /// the provider gets the thumbprint of the top CA certificate. Without it no thumbprint is
+    /// sent (IAM trusts public CAs itself; EKS issuers never need one). Setup only.
+    #[arg(long, value_name = "PEM")]
+    issuer_ca_file: Option<PathBuf>,
+    /// IAM/STS/EKS endpoint (default: the standard AWS chain, incl. AWS_ENDPOINT_URL_IAM).
     #[arg(long)]
     endpoint_url: Option<String>,
     /// The partition of the account (default from the configuration's region).
@@ -49,14 +58,29 @@ pub fn run(a: SetupArgs, remove: bool) -> Result<ExitCode> {
     let Some(cluster) = a.cluster_name.clone().or_else(|| cfg.cluster_name.clone()) else {
         bail!("no cluster name: pass --cluster-name (or give the KfDef a metadata.name)");
     };
-    let Some(issuer) = a.issuer.clone() else {
-        bail!(
-            "pass --issuer with the cluster's OIDC issuer URL (on EKS: `aws eks describe-cluster --name {cluster} --query cluster.identity.oidc.issuer`)"
-        );
-    };
+    let ca_pem = a
+        .issuer_ca_file
+        .as_ref()
+        .map(|f| std::fs::read(f).with_context(|| format!("cannot read `{}`", f.display())))
+        .transpose()?;
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(async move {
-        let (client, account) = connect(a.endpoint_url.as_deref()).await?;
+        let conf = sdk_config(a.endpoint_url.as_deref()).await;
+        let issuer = match a.issuer.clone() {
+            Some(issuer) => issuer,
+            None => {
+                // The cluster lives in the KfDef's region; kfctl used the SDK's default
+                // region and failed when the two differed.
+                let eks_conf = match &cfg.region {
+                    Some(r) => conf.to_builder().region(aws_config::Region::new(r.clone())).build(),
+                    None => conf.clone(),
+                };
+                let issuer = issuer_from_eks(&eks_conf, &cluster).await?;
+                eprintln!("issuer of EKS cluster {cluster}: {issuer}");
+                issuer
+            }
+        };
+        let (client, account) = connect_with(&conf).await?;
         let target = Target {
             cluster_name: cluster.clone(),
             issuer_url: issuer,
@@ -68,7 +92,10 @@ pub fn run(a: SetupArgs, remove: bool) -> Result<ExitCode> {
             trust_limit: a.trust_limit,
             allow_http_issuer: false,
         };
-        let p = plan(&cfg, &target)?;
+        let mut p = plan(&cfg, &target)?;
+        if !remove {
+            p.provider.thumbprints = issuer_thumbprints(&p.provider.url, ca_pem.as_deref()).await?;
+        }
         let verb = if a.dry_run { "would" } else { "did" };
         eprintln!(
             "{} for cluster {cluster} in account {} ({verb}):",

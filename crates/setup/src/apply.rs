@@ -52,7 +52,7 @@ pub struct ApplyError {
     pub message: String,
 }
 
-fn fail<E: ProvideErrorMetadata + std::fmt::Display>(operation: &'static str, e: &E) -> ApplyError {
+pub(crate) fn fail<E: ProvideErrorMetadata + std::fmt::Display>(operation: &'static str, e: &E) -> ApplyError {
     ApplyError {
         operation,
         code: e.code().unwrap_or("RequestFailed").to_owned(),
@@ -90,6 +90,25 @@ fn same_policy(a: &str, b: &str) -> bool {
     }
 }
 
+/// The thumbprint list to set on an existing provider, if it should change:
+/// none planned leaves it as it is (IAM may have filled it in itself); on a
+/// provider of irsa's the planned list replaces it; on someone else's the
+/// planned ones are only added, since its other users may rely on the rest.
+fn wanted_thumbprints(current: &[String], planned: &[String], ours: bool) -> Option<Vec<String>> {
+    if planned.is_empty() {
+        return None;
+    }
+    let mut wanted: Vec<String> = if ours { Vec::new() } else { current.to_vec() };
+    for t in planned {
+        let t = t.to_ascii_lowercase();
+        if !wanted.contains(&t) {
+            wanted.push(t);
+        }
+    }
+    let same = wanted.len() == current.len() && wanted.iter().all(|t| current.contains(t));
+    (!same).then_some(wanted)
+}
+
 /// Applies `plan`. With `dry_run` nothing is written and the changes say what would be.
 pub async fn apply(
     client: &Client,
@@ -112,29 +131,55 @@ pub async fn apply(
         .await
     {
         Ok(existing) => {
-            let missing: Vec<&String> = p
-                .client_ids
-                .iter()
-                .filter(|c| !existing.client_id_list().contains(c))
-                .collect();
-            if missing.is_empty() {
-                record(Change::Unchanged(format!("OIDC provider {}", p.arn)), &mut changes);
-            } else {
-                for c in missing {
-                    if !dry_run {
-                        client
-                            .add_client_id_to_open_id_connect_provider()
-                            .open_id_connect_provider_arn(&p.arn)
-                            .client_id(c)
-                            .send()
-                            .await
-                            .map_err(|e| fail("AddClientIDToOpenIDConnectProvider", &e))?;
-                    }
-                    record(
-                        Change::Updated(format!("OIDC provider {}: add audience {c}", p.arn)),
-                        &mut changes,
-                    );
+            let mut changed = false;
+            for c in p.client_ids.iter().filter(|c| !existing.client_id_list().contains(c)) {
+                if !dry_run {
+                    client
+                        .add_client_id_to_open_id_connect_provider()
+                        .open_id_connect_provider_arn(&p.arn)
+                        .client_id(c)
+                        .send()
+                        .await
+                        .map_err(|e| fail("AddClientIDToOpenIDConnectProvider", &e))?;
                 }
+                changed = true;
+                record(
+                    Change::Updated(format!("OIDC provider {}: add audience {c}", p.arn)),
+                    &mut changes,
+                );
+            }
+            let current: Vec<String> = existing
+                .thumbprint_list()
+                .iter()
+                .map(|t| t.to_ascii_lowercase())
+                .collect();
+            if let Some(wanted) = wanted_thumbprints(&current, &p.thumbprints, ours(existing.tags(), cluster)) {
+                if !dry_run {
+                    client
+                        .update_open_id_connect_provider_thumbprint()
+                        .open_id_connect_provider_arn(&p.arn)
+                        .set_thumbprint_list(Some(wanted.clone()))
+                        .send()
+                        .await
+                        .map_err(|e| fail("UpdateOpenIDConnectProviderThumbprint", &e))?;
+                }
+                changed = true;
+                record(
+                    Change::Updated(format!(
+                        "OIDC provider {}: thumbprints {} (were {})",
+                        p.arn,
+                        wanted.join(", "),
+                        if current.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            current.join(", ")
+                        }
+                    )),
+                    &mut changes,
+                );
+            }
+            if !changed {
+                record(Change::Unchanged(format!("OIDC provider {}", p.arn)), &mut changes);
             }
         }
         Err(e) if is_no_such_entity(&e) => {
@@ -143,13 +188,24 @@ pub async fn apply(
                     .create_open_id_connect_provider()
                     .url(&p.url)
                     .set_client_id_list(Some(p.client_ids.clone()))
+                    // None rather than an empty list: IAM then uses its own trusted CAs.
+                    .set_thumbprint_list((!p.thumbprints.is_empty()).then(|| p.thumbprints.clone()))
                     .set_tags(Some(tags(&p.tags)))
                     .send()
                     .await
                     .map_err(|e| fail("CreateOpenIDConnectProvider", &e))?;
             }
+            let thumbprints = if p.thumbprints.is_empty() {
+                String::new()
+            } else {
+                format!(", thumbprint {}", p.thumbprints.join(", "))
+            };
             record(
-                Change::Created(format!("OIDC provider {} (audience sts.amazonaws.com)", p.arn)),
+                Change::Created(format!(
+                    "OIDC provider {} (audience {}{thumbprints})",
+                    p.arn,
+                    p.client_ids.join(", ")
+                )),
                 &mut changes,
             );
         }
@@ -407,12 +463,19 @@ pub async fn teardown(
 /// `AWS_ENDPOINT_URL_IAM`/`AWS_ENDPOINT_URL`), with `endpoint_url` overriding
 /// both, and the account the credentials belong to.
 pub async fn connect(endpoint_url: Option<&str>) -> Result<(Client, String), ApplyError> {
+    connect_with(&sdk_config(endpoint_url).await).await
+}
+
+/// The SDK configuration from the standard AWS chain (region defaulting to
+/// `us-east-1`), with `endpoint_url` overriding every service's endpoint
+/// (IAM, STS and EKS alike).
+pub async fn sdk_config(endpoint_url: Option<&str>) -> aws_config::SdkConfig {
     let region = aws_config::meta::region::RegionProviderChain::default_provider().or_else("us-east-1");
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).region(region);
     if let Some(url) = endpoint_url {
         loader = loader.endpoint_url(url);
     }
-    connect_with(&loader.load().await).await
+    loader.load().await
 }
 
 /// IAM client and account for an already loaded SDK configuration.
@@ -424,4 +487,27 @@ pub async fn connect_with(conf: &aws_config::SdkConfig) -> Result<(Client, Strin
         .map_err(|e| fail("GetCallerIdentity", &e))?;
     let account = who.account().unwrap_or_default().to_owned();
     Ok((Client::new(conf), account))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wanted_thumbprints;
+
+    fn v(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn thumbprints_change_only_when_planned_and_different() {
+        let (a, b) = ("a".repeat(40), "b".repeat(40));
+        assert_eq!(wanted_thumbprints(&v(&[&a]), &[], true), None);
+        assert_eq!(wanted_thumbprints(&v(&[&a]), &v(&[&a]), true), None);
+        assert_eq!(wanted_thumbprints(&v(&[&a, &b]), &v(&[&b, &a]), true), None);
+        assert_eq!(wanted_thumbprints(&v(&[&a]), &v(&[&b]), true), Some(v(&[&b])));
+        assert_eq!(wanted_thumbprints(&[], &v(&[&b]), true), Some(v(&[&b])));
+        // Someone else's provider keeps its thumbprints; ours is added.
+        assert_eq!(wanted_thumbprints(&v(&[&a]), &v(&[&b]), false), Some(v(&[&a, &b])));
+        assert_eq!(wanted_thumbprints(&v(&[&a, &b]), &v(&[&b]), false), None);
+        assert_eq!(wanted_thumbprints(&[], &v(&[&b.to_uppercase()]), true), Some(v(&[&b])));
+    }
 }

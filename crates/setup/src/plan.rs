@@ -44,6 +44,11 @@ pub struct ProviderPlan {
     pub arn: String,
     /// Audiences accepted: `sts.amazonaws.com`.
     pub client_ids: Vec<String>,
+    /// SHA-1 thumbprints of the issuer's top CA certificate (lowercase hex):
+    /// empty unless the issuer is behind a private CA ([`crate::issuer_thumbprints`]),
+    /// since IAM trusts public CAs itself. [`plan`] leaves it empty; whoever
+    /// fetched them sets it.
+    pub thumbprints: Vec<String>,
     /// Tags.
     pub tags: Vec<(String, String)>,
 }
@@ -228,6 +233,7 @@ pub fn plan(config: &SetupConfig, target: &Target) -> Result<Plan, PlanError> {
             url,
             arn: provider.arn,
             client_ids: vec![STS_AUDIENCE.to_owned()],
+            thumbprints: Vec::new(),
             tags: tags(cluster),
         },
         roles: vec![
