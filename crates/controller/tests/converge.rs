@@ -1,16 +1,17 @@
 //! Benchmark (ignored by default; run with `cargo test -p irsa-controller --release --test converge
 //! -- --ignored --nocapture`): 1,000 Profiles (100 roles, 10 Profiles each) converge through the
-//! real reconcile function (Kubernetes answered by tower-test's mock) and aws-sdk-iam against an
-//! IAM endpoint: `IRSA_BENCH_IAM_ENDPOINT` (e.g. irsa's own server, with its root key in
-//! `IRSA_BENCH_ACCESS_KEY_ID` / `IRSA_BENCH_SECRET_ACCESS_KEY`), else a fresh moto_server.
+//! real reconcile function (Kubernetes answered by tower-test's mock) and aws-sdk-iam against
+//! irsa's own IAM, started in-process (`IRSA_BENCH_BACKEND=moto`: a fresh moto_server instead).
 //! Reports IAM calls and wall time for the first pass and for a resync (which makes none).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod backend;
+
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use backend::Backend;
 use futures_util::StreamExt;
 use http::{Request, Response};
 use irsa_controller::config::ControllerConfig;
@@ -24,55 +25,6 @@ use serde_json::{Value, json};
 const ISSUER: &str = "https://oidc.eks.us-west-2.amazonaws.com/id/BENCH";
 const PROFILES: usize = 1000;
 const ROLES: usize = 100;
-
-struct Moto(Child);
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn endpoint() -> (String, Option<Moto>) {
-    if let Ok(url) = std::env::var("IRSA_BENCH_IAM_ENDPOINT") {
-        return (url, None);
-    }
-    let bin = irsa_testkit::venv_tool("moto_server");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(bin)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(30));
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    (format!("http://127.0.0.1:{port}"), Some(Moto(child)))
-}
-
-fn sdk(url: &str) -> aws_sdk_iam::Client {
-    let conf = aws_sdk_iam::Config::builder()
-        .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
-        .region(aws_sdk_iam::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_iam::config::Credentials::new(
-            // irsa's server needs its root key (IRSA_BENCH_ACCESS_KEY_ID / _SECRET_ACCESS_KEY); moto takes any.
-            std::env::var("IRSA_BENCH_ACCESS_KEY_ID").unwrap_or_else(|_| "AKIDTEST".to_owned()),
-            std::env::var("IRSA_BENCH_SECRET_ACCESS_KEY").unwrap_or_else(|_| "secret".to_owned()),
-            None,
-            None,
-            "t",
-        ))
-        .endpoint_url(url)
-        .build();
-    aws_sdk_iam::Client::from_conf(conf)
-}
 
 type Statuses = Arc<Mutex<HashMap<String, Value>>>;
 
@@ -111,8 +63,8 @@ async fn api_server(mut handle: tower_test::mock::Handle<Request<Body>, Response
     }
 }
 
-fn profile(i: usize, status: Option<&Value>) -> Profile {
-    let role = format!("arn:aws:iam::123456789012:role/team-{:03}", i % ROLES);
+fn profile(account: &str, i: usize, status: Option<&Value>) -> Profile {
+    let role = format!("arn:aws:iam::{account}:role/team-{:03}", i % ROLES);
     serde_json::from_value(json!({
         "apiVersion": "kubeflow.org/v1", "kind": "Profile",
         "metadata": {"name": format!("profile-{i:04}"), "uid": format!("u-{i}"), "finalizers": ["profile-finalizer"]},
@@ -123,7 +75,7 @@ fn profile(i: usize, status: Option<&Value>) -> Profile {
     .unwrap()
 }
 
-async fn pass(ctx: &Arc<Context<SdkRoleTrust>>, statuses: &Statuses, use_status: bool) -> Duration {
+async fn pass(ctx: &Arc<Context<SdkRoleTrust>>, account: &str, statuses: &Statuses, use_status: bool) -> Duration {
     let started = Instant::now();
     let snapshot = statuses.lock().unwrap().clone();
     let results: Vec<_> = futures_util::stream::iter(0..PROFILES)
@@ -132,7 +84,8 @@ async fn pass(ctx: &Arc<Context<SdkRoleTrust>>, statuses: &Statuses, use_status:
             let status = use_status
                 .then(|| snapshot.get(&format!("profile-{i:04}")).cloned())
                 .flatten();
-            async move { reconcile(Arc::new(profile(i, status.as_ref())), ctx).await }
+            let profile = profile(account, i, status.as_ref());
+            async move { reconcile(Arc::new(profile), ctx).await }
         })
         .buffer_unordered(64)
         .collect()
@@ -146,8 +99,8 @@ async fn pass(ctx: &Arc<Context<SdkRoleTrust>>, statuses: &Statuses, use_status:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark: run with --ignored --nocapture"]
 async fn thousand_profiles_converge() {
-    let (url, _moto) = endpoint();
-    let admin = sdk(&url);
+    let backend = Backend::from_bench_env().await;
+    let admin = backend.client();
     let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
     for r in 0..ROLES {
         admin
@@ -158,7 +111,7 @@ async fn thousand_profiles_converge() {
             .await
             .unwrap();
     }
-    let iam = SdkRoleTrust::new(sdk(&url), 0.0);
+    let iam = SdkRoleTrust::new(backend.client(), 0.0);
     let mut edits = TrustEditLoop::new(iam.clone());
     edits.settle = Duration::from_millis(100);
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
@@ -175,9 +128,9 @@ async fn thousand_profiles_converge() {
         resync: Duration::from_secs(600),
         full_retry: Duration::from_secs(1800),
     });
-    let first = pass(&ctx, &statuses, false).await;
+    let first = pass(&ctx, &backend.account, &statuses, false).await;
     let calls_first = iam.calls();
-    let resync = pass(&ctx, &statuses, true).await;
+    let resync = pass(&ctx, &backend.account, &statuses, true).await;
     let calls_resync = iam.calls() - calls_first;
     for r in 0..ROLES {
         let role = admin.get_role().role_name(format!("team-{r:03}")).send().await.unwrap();
@@ -185,7 +138,9 @@ async fn thousand_profiles_converge() {
         assert_eq!(doc.matches(":default-editor").count(), PROFILES / ROLES, "{doc}");
     }
     eprintln!(
-        "{PROFILES} profiles on {ROLES} roles against {url}: first pass {first:?} with {calls_first} IAM calls ({:.1} per profile), resync {resync:?} with {calls_resync} IAM calls",
+        "{PROFILES} profiles on {ROLES} roles against {} ({}): first pass {first:?} with {calls_first} IAM calls ({:.1} per profile), resync {resync:?} with {calls_resync} IAM calls",
+        backend.name,
+        backend.url,
         calls_first as f64 / PROFILES as f64
     );
     assert_eq!(calls_resync, 0);
