@@ -52,6 +52,10 @@ pub struct TrustEditArgs {
     /// IAM endpoint (default: the standard AWS chain, incl. AWS_ENDPOINT_URL_IAM).
     #[arg(long)]
     endpoint_url: Option<String>,
+    /// Trust-policy size limit, checked before writing (IAM's ACLSizePerRole quota; raise it
+    /// only to match a raised quota or an `irsa server --trust-limit`).
+    #[arg(long, default_value_t = 2048, env = "IRSA_TRUST_POLICY_LIMIT")]
+    trust_limit: usize,
 }
 
 #[derive(Debug, Args)]
@@ -92,13 +96,19 @@ pub fn profile(cmd: ProfileCommand) -> Result<ExitCode> {
     }
 }
 
+async fn trust_client(a: &TrustEditArgs) -> TrustClient {
+    let mut client = TrustClient::from_env(a.endpoint_url.clone()).await;
+    client.edit_loop_mut().limit = a.trust_limit;
+    client
+}
+
 pub fn trust(cmd: TrustCommand) -> Result<ExitCode> {
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(async move {
         let mut out = std::io::stdout().lock();
         match cmd {
             TrustCommand::Add(a) => {
-                let client = TrustClient::from_env(a.endpoint_url.clone()).await;
+                let client = trust_client(&a).await;
                 let o = client
                     .add(&a.role_arn, a.issuer.as_deref(), &a.namespace, &a.service_account)
                     .await?;
@@ -110,7 +120,7 @@ pub fn trust(cmd: TrustCommand) -> Result<ExitCode> {
                 )?;
             }
             TrustCommand::Remove(a) => {
-                let client = TrustClient::from_env(a.endpoint_url.clone()).await;
+                let client = trust_client(&a).await;
                 let o = client
                     .remove(&a.role_arn, a.issuer.as_deref(), &a.namespace, &a.service_account)
                     .await?;
