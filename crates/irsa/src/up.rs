@@ -340,6 +340,7 @@ async fn apply_profiles(
             println!("  profile {name}: created role {arn} (it did not exist)");
         }
         let previous = state.profiles.get(&name).cloned();
+        let previous_role = previous.as_ref().map(|a| a.applied_role_arn.clone());
         let mut plan = aws::plan(profile, config, previous.as_ref());
         report_plan(&name, &plan);
         if let Some(msg) = plugin::check_required_tag(&edits, config, &name, previous.as_ref(), &mut plan).await? {
@@ -386,7 +387,21 @@ async fn apply_profiles(
                 });
             }
         }
-        let verb = if writes == 0 { "unchanged" } else { "trust updated" };
+        let old_role = previous_role.as_deref();
+        let new_role = granted.applied.as_ref().map(|a| a.applied_role_arn.as_str());
+        let verb = if granted.applied.is_none() && plan.conditions.iter().any(|c| c.status) {
+            "not applied".to_owned()
+        } else if old_role.is_some() && old_role != new_role {
+            format!(
+                "role changed from {} to {}; the old trust is revoked",
+                old_role.unwrap_or_default(),
+                new_role.unwrap_or("none")
+            )
+        } else if writes == 0 {
+            "unchanged".to_owned()
+        } else {
+            "trust updated".to_owned()
+        };
         println!("  profile {name}: {verb}");
     }
     Ok(identities)
