@@ -6,17 +6,15 @@
 mod conformance;
 mod model_check;
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use irsa_store::{Error, EtcdConfig, EtcdStore, EtcdTls, Store, Txn};
+use irsa_testkit::{Pki as TestPki, free_port};
 
-/// A running etcd, killed on drop.
+/// A running etcd (`irsa_testkit::EtcdServer`, killed on drop) and what a client needs to reach it.
 struct EtcdServer {
-    child: Child,
+    server: irsa_testkit::EtcdServer,
     url: String,
-    _dir: tempfile::TempDir,
     /// What a client needs to connect, when etcd runs with TLS.
     tls: Option<EtcdTls>,
 }
@@ -25,99 +23,24 @@ fn client_tls(pki: &TestPki) -> EtcdTls {
     EtcdTls::new(pki.ca_pem.clone()).with_client_identity(pki.client_cert_pem.clone(), pki.client_key_pem.clone())
 }
 
-/// A CA, etcd's server certificate (127.0.0.1 and localhost) and a client certificate, in PEM.
-use irsa_testkit::Pki as TestPki;
-
 impl EtcdServer {
     async fn start() -> Self {
         Self::start_with(None).await
     }
 
-    /// Starts etcd; with `pki`, on https with client certificate authentication.
+    /// Starts etcd; with `pki`, on https with client certificate authentication. The testkit
+    /// waits until etcd is healthy; it blocks, so it runs off the async workers.
     async fn start_with(pki: Option<&TestPki>) -> Self {
-        let binary = std::env::var("IRSA_TEST_ETCD").unwrap_or_else(|_| "etcd".to_owned());
-        if Command::new(&binary).arg("--version").output().is_err() {
-            panic!(
-                "the etcd backend tests need the `{binary}` binary (Debian package etcd-server; \
-                 `scripts/test` installs it, or `apt-get install etcd-server`; or set IRSA_TEST_ETCD)"
-            );
-        }
-        let mut last_log = String::new();
-        // Free ports can be taken between finding and binding them: retry a few times.
-        for _ in 0..5 {
-            let dir = tempfile::tempdir().unwrap();
-            let (client, peer) = (free_port(), free_port());
-            let scheme = if pki.is_some() { "https" } else { "http" };
-            let url = format!("{scheme}://127.0.0.1:{client}");
-            let peer_url = format!("http://127.0.0.1:{peer}");
-            let log_path = dir.path().join("etcd.log");
-            let log = std::fs::File::create(&log_path).unwrap();
-            let mut command = Command::new(&binary);
-            if let Some(pki) = pki {
-                let file = |name: &str, pem: &str| {
-                    let path = dir.path().join(name);
-                    std::fs::write(&path, pem).unwrap();
-                    format!("{}", path.display())
-                };
-                command
-                    .arg(format!("--trusted-ca-file={}", file("ca.pem", &pki.ca_pem)))
-                    .arg(format!("--cert-file={}", file("server.pem", &pki.cert_pem)))
-                    .arg(format!("--key-file={}", file("server-key.pem", &pki.key_pem)))
-                    .arg("--client-cert-auth");
-            }
-            let child = command
-                .arg("--name=irsa-test")
-                .arg(format!("--data-dir={}", dir.path().join("data").display()))
-                .arg(format!("--listen-client-urls={url}"))
-                .arg(format!("--advertise-client-urls={url}"))
-                .arg(format!("--listen-peer-urls={peer_url}"))
-                .arg(format!("--initial-advertise-peer-urls={peer_url}"))
-                .arg(format!("--initial-cluster=irsa-test={peer_url}"))
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
-            let mut server = EtcdServer {
-                child,
-                url,
-                _dir: dir,
-                tls: pki.map(client_tls),
-            };
-            if server.wait_healthy().await {
-                return server;
-            }
-            last_log = std::fs::read_to_string(&log_path).unwrap_or_default();
-            drop(server);
-        }
-        let tail: String = last_log
-            .lines()
-            .rev()
-            .take(20)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect::<Vec<_>>()
-            .join("\n");
-        panic!("etcd did not become healthy; last log lines:\n{tail}");
-    }
-
-    async fn wait_healthy(&mut self) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return false;
-            }
-            let config = self
-                .config("irsa/")
-                .with_connect_timeout(Duration::from_millis(500))
-                .with_request_timeout(Duration::from_millis(500));
-            if EtcdStore::connect(config).await.is_ok() {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        false
+        let tls = pki.map(client_tls);
+        let pki = pki.cloned();
+        let server = tokio::task::spawn_blocking(move || match &pki {
+            Some(pki) => irsa_testkit::EtcdServer::start_tls(pki),
+            None => irsa_testkit::EtcdServer::start(),
+        })
+        .await
+        .unwrap();
+        let url = server.url.clone();
+        EtcdServer { server, url, tls }
     }
 
     fn config(&self, namespace: &str) -> EtcdConfig {
@@ -131,17 +54,6 @@ impl EtcdServer {
     async fn store(&self, namespace: &str) -> EtcdStore {
         EtcdStore::connect(self.config(namespace)).await.unwrap()
     }
-}
-
-impl Drop for EtcdServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 async fn etcd() -> (EtcdStore, EtcdServer) {
@@ -205,8 +117,7 @@ async fn etcd_going_away_is_unavailable_and_ends_watches() {
     let config = EtcdConfig::new([server.url.clone()]).with_request_timeout(Duration::from_secs(1));
     let store = EtcdStore::connect(config).await.unwrap();
     let mut watch = store.watch("").await.unwrap();
-    server.child.kill().unwrap();
-    server.child.wait().unwrap();
+    server.server.kill();
     let err = store.get("roles/r").await.unwrap_err();
     assert!(err.is_transient(), "{err:?}");
     match tokio::time::timeout(Duration::from_secs(30), watch.next()).await {

@@ -2,11 +2,16 @@
 //! ships: the tools of the test virtualenv that `scripts/test` creates
 //! (Python with PyJWT and botocore, the AWS CLI, moto_server), a throwaway
 //! certificate authority for in-process HTTPS and TLS peers, and a
-//! moto_server on a free loopback port. It is a dev-dependency only; its
+//! moto_server and an etcd on free loopback ports. It is a dev-dependency only; its
 //! functions panic with instructions, as failed test set-up should.
 #![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test support: a panic is a failed set-up
 
+mod etcd;
+
+pub use etcd::EtcdServer;
+
+use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -44,8 +49,30 @@ pub fn wait_for_port(port: u16, timeout: Duration) {
     }
 }
 
+/// `GET path` on `127.0.0.1:port` over plain HTTP/1.0: the status and the body. No client
+/// library, so that synchronous test set-up can poll health endpoints.
+pub fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP response");
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(bad)?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .ok_or_else(bad)?;
+    Ok((status, body))
+}
+
 /// A throwaway CA with a server certificate for `127.0.0.1` and `localhost`
 /// and a client certificate, all PEM.
+#[derive(Clone)]
 pub struct Pki {
     /// The CA certificate.
     pub ca_pem: String,
