@@ -147,6 +147,7 @@ impl ServerArgs {
                 .data_dir
                 .or_else(|| get("data-dir").map(PathBuf::from))
                 .unwrap_or_else(default_data_dir),
+            store: irsa_server::StoreChoice::Embedded,
             account,
             region: self
                 .region

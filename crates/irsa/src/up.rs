@@ -544,6 +544,7 @@ async fn up(
     let server_config = irsa_server::ServerConfig {
         listen,
         data_dir: dir.clone(),
+        store: irsa_server::StoreChoice::Embedded,
         account: ACCOUNT.to_owned(),
         region: cfg.region.clone(),
         partition: "aws".to_owned(),

@@ -34,6 +34,7 @@ async fn start_server(data_dir: &std::path::Path) -> (String, tokio::sync::onesh
     let config = ServerConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: data_dir.to_owned(),
+        store: irsa_server::StoreChoice::Embedded,
         account: "000000000000".into(),
         region: "us-east-1".into(),
         partition: "aws".into(),

@@ -3,7 +3,9 @@
 //! STS `2011-06-15` and IAM `2010-05-08` (`irsa-aws-query`), authenticates
 //! signed requests with SigV4 (`irsa-sigv4`, credentials resolved by
 //! `irsa-sts`), authorizes them with the policy engine, and runs the action
-//! (`irsa-iam`, `irsa-sts`) over a transactional store (`irsa-store`). It
+//! (`irsa-iam`, `irsa-sts`) over a transactional store (`irsa-store`): embedded
+//! redb in the data directory, or etcd ([`StoreChoice`]), where any number of
+//! replicas on the same endpoints and prefix act as one service. It
 //! serves `GET /healthz` and Prometheus `GET /metrics`, and logs one line per
 //! request that names the action, the caller and the outcome but never a
 //! parameter, token or secret. `irsa server` runs it.
@@ -14,6 +16,7 @@ mod metrics;
 mod serve;
 mod service;
 
+pub use irsa_store::{EtcdConfig, EtcdTls};
 pub use metrics::Metrics;
-pub use serve::{ROOT_CREDENTIALS_FILE, ServerConfig, Started, serve, serve_with};
+pub use serve::{ROOT_CREDENTIALS_FILE, ServerConfig, Started, StoreChoice, serve, serve_with};
 pub use service::{App, ServerError, ServiceKind, router};

@@ -1,20 +1,50 @@
 //! Starting the service: store, IAM, STS, listener.
 
 use crate::service::{App, ServerError, router};
-use irsa_store::{AnyStore, RedbStore};
+use irsa_store::{AnyStore, EtcdConfig, EtcdStore, RedbStore};
 use irsa_sts::{Sts, StsConfig};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// Where the service keeps its state.
+#[derive(Debug, Clone, Default)]
+pub enum StoreChoice {
+    /// The embedded redb store in the data directory: one server.
+    #[default]
+    Embedded,
+    /// An etcd cluster: replicas on the same endpoints and prefix are one service (they share
+    /// IAM's entities, the root access key and the session-token key ring).
+    Etcd(EtcdConfig),
+}
+
+impl StoreChoice {
+    /// What an operator is told about the store: never a key or a secret.
+    fn describe(&self, data_dir: &std::path::Path) -> String {
+        match self {
+            StoreChoice::Embedded => format!("embedded, in {}", data_dir.display()),
+            StoreChoice::Etcd(c) => {
+                let tls = match &c.tls {
+                    None => "",
+                    Some(t) if t.client_identity.is_some() => ", TLS with a client certificate",
+                    Some(_) => ", TLS",
+                };
+                format!("etcd at {}, prefix {:?}{tls}", c.endpoints.join(","), c.namespace)
+            }
+        }
+    }
+}
+
 /// How `irsa server` runs.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Address to listen on.
     pub listen: SocketAddr,
-    /// Where the embedded store and the root credentials file live.
+    /// Where the root credentials file lives, and the embedded store when it is the choice.
     pub data_dir: PathBuf,
+    /// The store: embedded, or etcd.
+    pub store: StoreChoice,
     /// The account (12 digits).
     pub account: String,
     /// The region the service answers for.
@@ -29,6 +59,26 @@ pub struct ServerConfig {
     pub allow_http_issuers: bool,
     /// Trust-policy size limit (ACLSizePerRole).
     pub trust_limit: usize,
+}
+
+impl ServerConfig {
+    /// `irsa server`'s defaults with this data directory: 127.0.0.1:4566, account
+    /// `000000000000` in `us-east-1` (`aws`), the embedded store, generated root credentials, no
+    /// extra CA, https issuers only, AWS's 2,048-character trust-policy limit.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 4566)),
+            data_dir: data_dir.into(),
+            store: StoreChoice::Embedded,
+            account: "000000000000".to_owned(),
+            region: "us-east-1".to_owned(),
+            partition: "aws".to_owned(),
+            root_access_key: None,
+            oidc_ca_pem: None,
+            allow_http_issuers: false,
+            trust_limit: 2048,
+        }
+    }
 }
 
 /// The file that holds the root credentials, in the AWS credentials-file format.
@@ -58,9 +108,11 @@ pub struct Started {
     pub root_credentials_file: PathBuf,
     /// The root access key id (the secret is only in the file).
     pub root_access_key_id: String,
+    /// Which store it runs on (`embedded, in DIR` or `etcd at URLS, prefix "P"`), for logs.
+    pub store: String,
 }
 
-/// Opens the store in `data_dir`, starts IAM and STS, binds the listener and
+/// Opens the chosen store, starts IAM and STS, binds the listener and
 /// serves until `shutdown` resolves. `on_start` is told where the service is.
 pub async fn serve(
     config: ServerConfig,
@@ -83,7 +135,13 @@ pub async fn serve_with(
         path: config.data_dir.clone(),
         source,
     })?;
-    let store = AnyStore::from(RedbStore::open(&config.data_dir).await?);
+    let store_description = config.store.describe(&config.data_dir);
+    let store = match &config.store {
+        StoreChoice::Embedded => AnyStore::from(RedbStore::open(&config.data_dir).await?),
+        // Bounded by the config's connect and request timeouts: an unreachable etcd is an error,
+        // not a hang.
+        StoreChoice::Etcd(etcd) => AnyStore::from(EtcdStore::connect(etcd.clone()).await?),
+    };
     let mut sts_config = StsConfig::new(config.account.clone());
     sts_config.partition = config.partition.clone();
     sts_config.region = config.region.clone();
@@ -129,6 +187,7 @@ pub async fn serve_with(
         addr,
         root_credentials_file: file,
         root_access_key_id: id,
+        store: store_description,
     });
     axum::serve(
         listener,

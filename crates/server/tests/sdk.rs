@@ -45,6 +45,7 @@ async fn start_in(data_dir: &std::path::Path) -> Running {
     let config = ServerConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: data_dir.to_owned(),
+        store: irsa_server::StoreChoice::Embedded,
         account: "111122223333".into(),
         region: "us-east-1".into(),
         partition: "aws".into(),

@@ -17,6 +17,7 @@ async fn setup_is_idempotent_and_teardown_removes_only_its_own() {
     let config = ServerConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.path().to_path_buf(),
+        store: irsa_server::StoreChoice::Embedded,
         account: "000000000000".into(),
         region: "us-east-1".into(),
         partition: "aws".into(),

@@ -44,6 +44,7 @@ impl Backend {
         let config = ServerConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: dir.path().to_owned(),
+            store: irsa_server::StoreChoice::Embedded,
             account: "000000000000".into(),
             region: "us-east-1".into(),
             partition: "aws".into(),
