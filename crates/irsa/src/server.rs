@@ -4,7 +4,7 @@ use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use serde_json::Value;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Every flag is also an `IRSA_*` environment variable and a key of the
@@ -18,7 +18,7 @@ pub struct ServerArgs {
     /// Address to listen on [default: 127.0.0.1:4566].
     #[arg(long, env = "IRSA_LISTEN")]
     listen: Option<SocketAddr>,
-    /// Where state lives (the embedded store and the root credentials file).
+    /// Where the root credentials file lives, and the embedded store unless --etcd-endpoints.
     #[arg(long, env = "IRSA_DATA_DIR")]
     data_dir: Option<PathBuf>,
     /// The account id (12 digits) [default: 000000000000].
@@ -50,6 +50,27 @@ pub struct ServerArgs {
     /// Trust-policy size limit (ACLSizePerRole) [default: 2048].
     #[arg(long, env = "IRSA_TRUST_POLICY_LIMIT")]
     trust_limit: Option<usize>,
+    /// Keep state in etcd at these client URLs (comma-separated) instead of the embedded
+    /// store; replicas on the same etcd and prefix are one service.
+    #[arg(
+        long,
+        env = "IRSA_ETCD_ENDPOINTS",
+        value_delimiter = ',',
+        value_name = "URL[,URL...]"
+    )]
+    etcd_endpoints: Vec<String>,
+    /// Prefix of irsa's keys in etcd [default: irsa/].
+    #[arg(long, env = "IRSA_ETCD_PREFIX")]
+    etcd_prefix: Option<String>,
+    /// CA certificate(s) (PEM) that etcd's server certificate chains to; needed for https://.
+    #[arg(long, env = "IRSA_ETCD_CA_FILE", value_name = "PEM")]
+    etcd_ca_file: Option<PathBuf>,
+    /// Client certificate (PEM) for etcd's --client-cert-auth; with --etcd-key-file.
+    #[arg(long, env = "IRSA_ETCD_CERT_FILE", value_name = "PEM")]
+    etcd_cert_file: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, env = "IRSA_ETCD_KEY_FILE", value_name = "PEM")]
+    etcd_key_file: Option<PathBuf>,
 }
 
 fn file_value(file: &serde_json::Map<String, Value>, key: &str) -> Option<String> {
@@ -72,6 +93,11 @@ const KEYS: &[&str] = &[
     "oidc-ca-file",
     "allow-http-issuers",
     "trust-limit",
+    "etcd-endpoints",
+    "etcd-prefix",
+    "etcd-ca-file",
+    "etcd-cert-file",
+    "etcd-key-file",
 ];
 
 fn load_file(path: &PathBuf) -> Result<serde_json::Map<String, Value>> {
@@ -92,6 +118,124 @@ fn load_file(path: &PathBuf) -> Result<serde_json::Map<String, Value>> {
         );
     }
     Ok(m)
+}
+
+/// The config file's `etcd-endpoints`: a list, or one comma-separated string like the flag.
+fn file_endpoints(file: &serde_json::Map<String, Value>) -> Result<Vec<String>> {
+    match file.get("etcd-endpoints") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::String(s)) => Ok(s.split(',').map(str::to_owned).collect()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| match v {
+                Value::String(s) => Ok(s.clone()),
+                _ => bail!("etcd-endpoints: every endpoint must be a string (a URL)"),
+            })
+            .collect(),
+        Some(_) => bail!("etcd-endpoints must be a URL, comma-separated URLs or a list of URLs"),
+    }
+}
+
+fn read_file(what: &str, path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("{what}: cannot read `{}`", path.display()))
+}
+
+/// A PEM file that must hold a block of this kind (`CERTIFICATE`, `PRIVATE KEY`): a wrong or
+/// empty file is named now rather than surfacing as a TLS failure at connect time.
+fn read_pem(what: &str, path: &Path, kind: &str) -> Result<Vec<u8>> {
+    let pem = read_file(what, path)?;
+    let text = String::from_utf8_lossy(&pem);
+    let found = text
+        .lines()
+        .any(|l| l.starts_with("-----BEGIN ") && l.trim_end().ends_with(&format!("{kind}-----")));
+    if !found {
+        bail!("{what}: `{}` holds no PEM {}", path.display(), kind.to_lowercase());
+    }
+    Ok(pem)
+}
+
+/// The etcd settings (flags over environment over file) as a store choice: embedded unless
+/// endpoints are given. Endpoints are `http://` or `https://` URLs, all of one scheme; https
+/// needs the CA (the store trusts no system roots), and TLS settings without https are refused
+/// rather than ignored.
+fn etcd_choice(
+    endpoints: Vec<String>,
+    prefix: Option<String>,
+    ca_file: Option<PathBuf>,
+    cert_file: Option<PathBuf>,
+    key_file: Option<PathBuf>,
+) -> Result<irsa_server::StoreChoice> {
+    let endpoints: Vec<String> = endpoints
+        .into_iter()
+        .map(|e| e.trim().trim_end_matches('/').to_owned())
+        .filter(|e| !e.is_empty())
+        .collect();
+    if endpoints.is_empty() {
+        if let Some(setting) = [
+            prefix.as_ref().map(|_| "--etcd-prefix"),
+            ca_file.as_ref().map(|_| "--etcd-ca-file"),
+            cert_file.as_ref().map(|_| "--etcd-cert-file"),
+            key_file.as_ref().map(|_| "--etcd-key-file"),
+        ]
+        .into_iter()
+        .flatten()
+        .next()
+        {
+            bail!("{setting} needs --etcd-endpoints (without it the store is the embedded one)");
+        }
+        return Ok(irsa_server::StoreChoice::Embedded);
+    }
+    let mut https = None;
+    for e in &endpoints {
+        let (is_https, rest) = match (e.strip_prefix("https://"), e.strip_prefix("http://")) {
+            (Some(rest), _) => (true, rest),
+            (None, Some(rest)) => (false, rest),
+            (None, None) => bail!("etcd endpoint `{e}` must be an http:// or https:// URL (http://127.0.0.1:2379)"),
+        };
+        // Not echoed: the part before `@` would be a password.
+        if rest.contains('@') {
+            bail!(
+                "an etcd endpoint carries a user name or password; irsa authenticates to etcd with \
+                 client certificates (--etcd-cert-file, --etcd-key-file)"
+            );
+        }
+        if rest.is_empty() || rest.contains(['/', '?', '#', ' ']) {
+            bail!("etcd endpoint `{e}` must be scheme://host:port, without a path");
+        }
+        if https.is_some_and(|h| h != is_https) {
+            bail!("etcd endpoints mix http:// and https://; use one scheme");
+        }
+        https = Some(is_https);
+    }
+    let prefix = prefix.unwrap_or_else(|| "irsa/".to_owned());
+    if prefix.is_empty() {
+        bail!("--etcd-prefix must not be empty: it keeps irsa's keys apart from the cluster's other users");
+    }
+    let mut config = irsa_server::EtcdConfig::new(endpoints).with_namespace(prefix);
+    let identity = match (cert_file, key_file) {
+        (Some(cert), Some(key)) => Some((
+            read_pem("--etcd-cert-file", &cert, "CERTIFICATE")?,
+            read_pem("--etcd-key-file", &key, "PRIVATE KEY")?,
+        )),
+        (None, None) => None,
+        _ => bail!("give both --etcd-cert-file and --etcd-key-file, or neither"),
+    };
+    match (https == Some(true), ca_file) {
+        (true, Some(ca)) => {
+            let mut tls = irsa_server::EtcdTls::new(read_pem("--etcd-ca-file", &ca, "CERTIFICATE")?);
+            if let Some((cert, key)) = identity {
+                tls = tls.with_client_identity(cert, key);
+            }
+            config = config.with_tls(tls);
+        }
+        (true, None) => bail!("https:// etcd endpoints need --etcd-ca-file (the CA that signed etcd's certificate)"),
+        (false, Some(_)) => bail!("--etcd-ca-file is for https:// etcd endpoints; these are http://"),
+        (false, None) if identity.is_some() => {
+            bail!("--etcd-cert-file and --etcd-key-file are for https:// etcd endpoints; these are http://")
+        }
+        (false, None) => {}
+    }
+    Ok(irsa_server::StoreChoice::Etcd(config))
 }
 
 pub fn default_data_dir() -> PathBuf {
@@ -141,13 +285,26 @@ impl ServerArgs {
                 None => 2048,
             },
         };
+        let endpoints = if self.etcd_endpoints.is_empty() {
+            file_endpoints(&file)?
+        } else {
+            self.etcd_endpoints
+        };
+        let path = |key: &str| get(key).map(PathBuf::from);
+        let store = etcd_choice(
+            endpoints,
+            self.etcd_prefix.or_else(|| get("etcd-prefix")),
+            self.etcd_ca_file.or_else(|| path("etcd-ca-file")),
+            self.etcd_cert_file.or_else(|| path("etcd-cert-file")),
+            self.etcd_key_file.or_else(|| path("etcd-key-file")),
+        )?;
         Ok(irsa_server::ServerConfig {
             listen,
             data_dir: self
                 .data_dir
                 .or_else(|| get("data-dir").map(PathBuf::from))
                 .unwrap_or_else(default_data_dir),
-            store: irsa_server::StoreChoice::Embedded,
+            store,
             account,
             region: self
                 .region
@@ -175,11 +332,13 @@ pub fn run(args: ServerArgs) -> Result<ExitCode> {
                 listen = %s.addr,
                 root_access_key_id = %s.root_access_key_id,
                 root_credentials = %s.root_credentials_file.display(),
+                store = %s.store,
                 "irsa STS + IAM service ready"
             );
             eprintln!(
-                "irsa server: STS + IAM on http://{} (root credentials in {})",
+                "irsa server: STS + IAM on http://{} (store: {}; root credentials in {})",
                 s.addr,
+                s.store,
                 s.root_credentials_file.display()
             );
         },
