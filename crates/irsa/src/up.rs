@@ -233,10 +233,6 @@ fn signing_key(dir: &Path) -> Result<SigningKey> {
     SigningKey::from_pem_file(&path).with_context(|| format!("`{}`", path.display()))
 }
 
-async fn resolve_shutdown(mut rx: tokio::sync::watch::Receiver<bool>) {
-    let _ = rx.wait_for(|stop| *stop).await;
-}
-
 fn iam_failure(operation: &str, e: &impl aws_sdk_iam::error::ProvideErrorMetadata) -> anyhow::Error {
     anyhow::anyhow!(
         "{operation} failed: {}: {}",
@@ -539,36 +535,16 @@ async fn up(
         Duration::from_secs(60),
     )?;
 
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
     let server_config = irsa_server::ServerConfig {
         listen,
-        data_dir: dir.clone(),
-        store: irsa_server::StoreChoice::Embedded,
         account: ACCOUNT.to_owned(),
         region: cfg.region.clone(),
-        partition: "aws".to_owned(),
-        root_access_key: None,
-        oidc_ca_pem: None,
         allow_http_issuers: true,
-        trust_limit: 2048,
+        ..irsa_server::ServerConfig::new(&dir)
     };
-    let mut server = tokio::spawn(irsa_server::serve_with(
-        server_config,
-        irsa_oidc::router(docs),
-        move |s| {
-            let _ = started_tx.send(s.clone());
-        },
-        resolve_shutdown(stop_rx),
-    ));
-    let Ok(started) = started_rx.await else {
-        // The service ended before listening: its error says why (port taken, store locked, ...).
-        return match server.await {
-            Ok(Err(e)) => Err(e.into()),
-            Ok(Ok(())) => bail!("the STS + IAM service stopped before it started"),
-            Err(e) => bail!("the STS + IAM service failed: {e}"),
-        };
-    };
+    // Fails here, with the reason, when the service cannot listen (port taken, store locked, ...).
+    let mut server = irsa_server::spawn_with(server_config, irsa_oidc::router(docs)).await?;
+    let started = server.started().clone();
     let endpoint = format!("http://{}", reachable(started.addr));
 
     let result = async {
@@ -624,8 +600,7 @@ async fn up(
     let identities = match result {
         Ok(ids) => ids,
         Err(e) => {
-            let _ = stop_tx.send(true);
-            let _ = server.await;
+            let _ = server.stop().await;
             return Err(e);
         }
     };
@@ -660,17 +635,11 @@ async fn up(
                 }
             }
             () = &mut stop => break Ok(()),
-            ended = &mut server => break match ended {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(anyhow::Error::from(e)),
-                Err(e) => Err(anyhow::anyhow!("the STS + IAM service failed: {e}")),
-            },
+            ended = server.ended() => break ended,
         }
     };
-    let _ = stop_tx.send(true);
-    if !server.is_finished() {
-        let _ = server.await;
-    }
+    // A service that already ended reported its outcome above.
+    let _ = server.stop().await;
     outcome?;
     println!("irsa up: stopped; state kept in {}", dir.display());
     Ok(ExitCode::SUCCESS)

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed assertion
 
 use irsa_controller::iam::{SdkRoleTrust, TrustClient};
-use irsa_server::{ServerConfig, Started};
+use irsa_server::ServerConfig;
 use std::time::{Duration, Instant};
 
 const ROOT_KEY: (&str, &str) = ("AKIAIRSATESTROOT0002", "irsa-test-root-secret-0123456789");
@@ -30,39 +30,17 @@ while [ "$i" -le "$N" ]; do
   i=$((i + 1))
 done"#;
 
-async fn start_server(data_dir: &std::path::Path) -> (String, tokio::sync::oneshot::Sender<()>) {
+async fn start_server(data_dir: &std::path::Path) -> irsa_server::RunningServer {
     let config = ServerConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: data_dir.to_owned(),
-        store: irsa_server::StoreChoice::Embedded,
-        account: "000000000000".into(),
-        region: "us-east-1".into(),
-        partition: "aws".into(),
         root_access_key: Some((ROOT_KEY.0.into(), ROOT_KEY.1.into())),
-        oidc_ca_pem: None,
-        allow_http_issuers: false,
         trust_limit: TRUST_LIMIT.parse().unwrap(),
+        ..ServerConfig::new(data_dir)
     };
-    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<Started>();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        irsa_server::serve(
-            config,
-            move |s| {
-                let _ = started_tx.send(s.clone());
-            },
-            async move {
-                let _ = stop_rx.await;
-            },
-        )
-        .await
-        .unwrap();
-    });
-    let started = tokio::time::timeout(Duration::from_secs(30), started_rx)
+    tokio::time::timeout(Duration::from_secs(30), irsa_server::spawn(config))
         .await
         .unwrap()
-        .unwrap();
-    (format!("http://{}", started.addr), stop_tx)
+        .unwrap()
 }
 
 fn iam_client(url: &str) -> aws_sdk_iam::Client {
@@ -109,7 +87,8 @@ fn trust_loop(dir: &std::path::Path, url: &str, process: &str, pause: &str) -> t
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_irsa_trust_processes_adding_concurrently_lose_none() {
     let dir = tempfile::tempdir().unwrap();
-    let (url, _stop) = start_server(&dir.path().join("data")).await;
+    let server = start_server(&dir.path().join("data")).await;
+    let url = server.url();
     let trust = format!(
         r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Federated":"{PROVIDER}"}},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{{"StringEquals":{{"oidc.example.com/id/CONCURRENCY:aud":"sts.amazonaws.com","oidc.example.com/id/CONCURRENCY:sub":"system:serviceaccount:admin:default-editor"}}}}}}]}}"#
     );

@@ -18,5 +18,7 @@ mod service;
 
 pub use irsa_store::{EtcdConfig, EtcdTls};
 pub use metrics::Metrics;
-pub use serve::{ROOT_CREDENTIALS_FILE, ServerConfig, Started, StoreChoice, serve, serve_with};
+pub use serve::{
+    ROOT_CREDENTIALS_FILE, RunningServer, ServerConfig, Started, StoreChoice, serve, serve_with, spawn, spawn_with,
+};
 pub use service::{App, ServerError, ServiceKind, router};

@@ -199,3 +199,85 @@ pub async fn serve_with(
     .await
     .map_err(|source| ServerError::Listen { addr, source })
 }
+
+/// A service running in a task of the current tokio runtime ([`spawn`]). Dropping it (or
+/// [`RunningServer::stop`]) shuts the service down gracefully.
+#[derive(Debug)]
+pub struct RunningServer {
+    started: Started,
+    // Dropping the sender resolves the service's shutdown future.
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: Option<tokio::task::JoinHandle<Result<(), ServerError>>>,
+}
+
+fn joined(r: Result<Result<(), ServerError>, tokio::task::JoinError>) -> Result<(), ServerError> {
+    r.map_err(|e| ServerError::Task(e.to_string()))?
+}
+
+impl RunningServer {
+    /// Where the service is.
+    #[must_use]
+    pub fn started(&self) -> &Started {
+        &self.started
+    }
+
+    /// `http://ADDR`, the endpoint URL for AWS clients.
+    #[must_use]
+    pub fn url(&self) -> String {
+        format!("http://{}", self.started.addr)
+    }
+
+    /// Resolves when the service ends without being asked to (its error, if any); pending
+    /// forever once that has been reported. Cancel-safe, for `select!` loops.
+    pub async fn ended(&mut self) -> Result<(), ServerError> {
+        let Some(task) = self.task.as_mut() else {
+            return std::future::pending().await;
+        };
+        let result = joined(task.await);
+        self.task = None;
+        result
+    }
+
+    /// Shuts the service down and waits until it has let go of its store and listener.
+    pub async fn stop(mut self) -> Result<(), ServerError> {
+        let _ = self.stop.send(());
+        match self.task.take() {
+            Some(task) => joined(task.await),
+            None => Ok(()),
+        }
+    }
+}
+
+/// [`spawn_with`] without extra routes.
+pub async fn spawn(config: ServerConfig) -> Result<RunningServer, ServerError> {
+    spawn_with(config, axum::Router::new()).await
+}
+
+/// Starts [`serve_with`] in a task and returns once it listens, or with the error that kept it
+/// from listening (port taken, store locked, etcd unreachable, ...).
+pub async fn spawn_with(config: ServerConfig, extra: axum::Router) -> Result<RunningServer, ServerError> {
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(serve_with(
+        config,
+        extra,
+        move |s| {
+            let _ = started_tx.send(s.clone());
+        },
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
+    match started_rx.await {
+        Ok(started) => Ok(RunningServer {
+            started,
+            stop,
+            task: Some(task),
+        }),
+        // `on_start` was dropped unsent: the service ended before listening.
+        Err(_) => Err(match joined(task.await) {
+            Err(e) => e,
+            Ok(()) => ServerError::Task("the service stopped before it listened".to_owned()),
+        }),
+    }
+}

@@ -71,6 +71,9 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
+    /// The task running the service failed (it panicked or was cancelled).
+    #[error("the STS + IAM service failed: {0}")]
+    Task(String),
     /// The listener failed.
     #[error("listening on {addr}: {source}")]
     Listen {

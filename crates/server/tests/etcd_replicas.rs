@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use aws_sdk_iam::config::Credentials;
-use irsa_server::{EtcdConfig, ServerConfig, Started, StoreChoice, serve};
+use irsa_server::{EtcdConfig, RunningServer, ServerConfig, StoreChoice, spawn};
 use irsa_testkit::EtcdServer;
 use std::path::Path;
 use std::time::Duration;
@@ -15,12 +15,12 @@ const ROOT: (&str, &str) = ("AKIAIRSAREPLICATEST0", "irsa-replica-test-secret-ke
 const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"sts:AssumeRole"}]}"#;
 const READ_ONLY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:GetRole","iam:ListRoles"],"Resource":"*"}]}"#;
 
+mod common;
+
 /// One in-process `irsa server` on etcd.
 struct Replica {
     url: String,
-    started: Started,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    done: Option<tokio::task::JoinHandle<()>>,
+    server: RunningServer,
 }
 
 impl Replica {
@@ -34,45 +34,19 @@ impl Replica {
             root_access_key: root.map(|(id, secret)| (id.into(), secret.into())),
             ..ServerConfig::new(data_dir)
         };
-        let (tx, rx) = tokio::sync::oneshot::channel::<Started>();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let done = tokio::spawn(async move {
-            serve(
-                config,
-                move |s| {
-                    let _ = tx.send(s.clone());
-                },
-                async move {
-                    let _ = stop_rx.await;
-                },
-            )
-            .await
-            .unwrap();
-        });
-        let started = tokio::time::timeout(Duration::from_secs(30), rx)
+        let server = tokio::time::timeout(Duration::from_secs(30), spawn(config))
             .await
             .unwrap()
             .unwrap();
         Replica {
-            url: format!("http://{}", started.addr),
-            started,
-            stop: Some(stop_tx),
-            done: Some(done),
+            url: server.url(),
+            server,
         }
     }
 
     /// The root key id and secret this replica wrote to its data dir.
     fn root_file(&self) -> (String, String) {
-        let text = std::fs::read_to_string(&self.started.root_credentials_file).unwrap();
-        let field = |k: &str| {
-            text.lines()
-                .find_map(|l| {
-                    l.strip_prefix(k)
-                        .map(|v| v.trim_start_matches([' ', '=']).trim().to_owned())
-                })
-                .unwrap()
-        };
-        (field("aws_access_key_id"), field("aws_secret_access_key"))
+        common::root_key_in(&self.server.started().root_credentials_file)
     }
 
     async fn client(&self, id: &str, secret: &str, token: Option<&str>) -> aws_config::SdkConfig {
@@ -89,21 +63,8 @@ impl Replica {
     }
 
     /// Stops the replica and waits until it has let go of everything.
-    async fn stop(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(d) = self.done.take() {
-            d.await.unwrap();
-        }
-    }
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
+    async fn stop(self) {
+        self.server.stop().await.unwrap();
     }
 }
 
@@ -123,11 +84,15 @@ async fn two_replicas_on_one_etcd_are_one_service() {
     let a = Replica::start(&etcd, "replicas/", dir_a.path(), Some(ROOT)).await;
     let b = Replica::start(&etcd, "replicas/", dir_b.path(), Some(ROOT)).await;
     assert!(
-        a.started.store.contains(&format!("etcd at {}", etcd.url)),
+        a.server.started().store.contains(&format!("etcd at {}", etcd.url)),
         "{}",
-        a.started.store
+        a.server.started().store
     );
-    assert!(a.started.store.contains("replicas/"), "{}", a.started.store);
+    assert!(
+        a.server.started().store.contains("replicas/"),
+        "{}",
+        a.server.started().store
+    );
     // The data dir holds the root credentials only: no embedded store was opened.
     let files: Vec<_> = std::fs::read_dir(dir_b.path())
         .unwrap()
@@ -256,7 +221,7 @@ async fn replicas_started_together_agree_on_one_root_key() {
     );
     let root = a.root_file();
     assert_eq!(b.root_file(), root);
-    assert_eq!(a.started.root_access_key_id, root.0);
+    assert_eq!(a.server.started().root_access_key_id, root.0);
     // And one session-key ring: B accepts a session from A.
     let root_a = a.client(&root.0, &root.1, None).await;
     aws_sdk_iam::Client::new(&root_a)

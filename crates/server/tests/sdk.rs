@@ -3,34 +3,22 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed assertion
 
 use aws_sdk_iam::config::Credentials;
-use irsa_server::{ServerConfig, Started, serve};
+use irsa_server::{RunningServer, ServerConfig, spawn};
 use std::time::Duration;
+
+mod common;
 
 struct Running {
     url: String,
     root: (String, String),
     _dir: Option<tempfile::TempDir>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    done: Option<tokio::task::JoinHandle<()>>,
+    server: RunningServer,
 }
 
 impl Running {
     /// Stops the server and waits until it has let go of the store.
-    async fn stop(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(d) = self.done.take() {
-            d.await.unwrap();
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
+    async fn stop(self) {
+        self.server.stop().await.unwrap();
     }
 }
 
@@ -44,55 +32,20 @@ async fn start() -> Running {
 async fn start_in(data_dir: &std::path::Path) -> Running {
     let config = ServerConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: data_dir.to_owned(),
-        store: irsa_server::StoreChoice::Embedded,
         account: "111122223333".into(),
-        region: "us-east-1".into(),
-        partition: "aws".into(),
-        root_access_key: None,
-        oidc_ca_pem: None,
-        allow_http_issuers: false,
-        trust_limit: 2048,
+        ..ServerConfig::new(data_dir)
     };
-    let (tx, rx) = tokio::sync::oneshot::channel::<Started>();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let done = tokio::spawn(async move {
-        let mut tx = Some(tx);
-        serve(
-            config,
-            move |s| {
-                if let Some(tx) = tx.take() {
-                    let _ = tx.send(s.clone());
-                }
-            },
-            async move {
-                let _ = stop_rx.await;
-            },
-        )
-        .await
-        .unwrap();
-    });
-    let started = tokio::time::timeout(Duration::from_secs(30), rx)
+    let server = tokio::time::timeout(Duration::from_secs(30), spawn(config))
         .await
         .unwrap()
         .unwrap();
-    let text = std::fs::read_to_string(&started.root_credentials_file).unwrap();
-    let field = |k: &str| {
-        text.lines()
-            .find_map(|l| {
-                l.strip_prefix(k)
-                    .map(|v| v.trim_start_matches([' ', '=']).trim().to_owned())
-            })
-            .unwrap()
-    };
-    let root = (field("aws_access_key_id"), field("aws_secret_access_key"));
-    assert_eq!(root.0, started.root_access_key_id);
+    let root = common::root_key_in(&server.started().root_credentials_file);
+    assert_eq!(root.0, server.started().root_access_key_id);
     Running {
-        url: format!("http://{}", started.addr),
+        url: server.url(),
         root,
         _dir: None,
-        stop: Some(stop_tx),
-        done: Some(done),
+        server,
     }
 }
 

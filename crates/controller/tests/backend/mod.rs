@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use irsa_server::{ServerConfig, Started};
+use irsa_server::ServerConfig;
 
 /// irsa's root key for the in-process server; its SigV4 check needs the exact pair.
 const ROOT_KEY: (&str, &str) = ("AKIAIRSATESTROOT0001", "irsa-test-root-secret-0123456789");
@@ -19,8 +19,8 @@ pub struct Backend {
     pub account: String,
     key: (String, String),
     _moto: Option<irsa_testkit::MotoServer>,
-    // Dropping the sender ends the in-process server's graceful-shutdown future.
-    _irsa: Option<(tokio::sync::oneshot::Sender<()>, tempfile::TempDir)>,
+    // Dropping the server shuts it down gracefully.
+    _irsa: Option<(irsa_server::RunningServer, tempfile::TempDir)>,
 }
 
 impl Backend {
@@ -43,43 +43,22 @@ impl Backend {
         let dir = tempfile::tempdir().unwrap();
         let config = ServerConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: dir.path().to_owned(),
-            store: irsa_server::StoreChoice::Embedded,
-            account: "000000000000".into(),
-            region: "us-east-1".into(),
-            partition: "aws".into(),
             root_access_key: Some((ROOT_KEY.0.into(), ROOT_KEY.1.into())),
-            oidc_ca_pem: None,
-            allow_http_issuers: false,
             trust_limit,
+            ..ServerConfig::new(dir.path())
         };
-        let (started_tx, started_rx) = tokio::sync::oneshot::channel::<Started>();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            irsa_server::serve(
-                config,
-                move |s| {
-                    let _ = started_tx.send(s.clone());
-                },
-                async move {
-                    let _ = stop_rx.await;
-                },
-            )
-            .await
-            .unwrap();
-        });
-        let started = tokio::time::timeout(Duration::from_secs(30), started_rx)
+        let server = tokio::time::timeout(Duration::from_secs(30), irsa_server::spawn(config))
             .await
             .expect("irsa server did not start")
             .expect("irsa server failed to start");
-        assert_eq!(started.root_access_key_id, ROOT_KEY.0);
+        assert_eq!(server.started().root_access_key_id, ROOT_KEY.0);
         Backend {
             name: "irsa",
-            url: format!("http://{}", started.addr),
+            url: server.url(),
             account: "000000000000".into(),
             key: (ROOT_KEY.0.into(), ROOT_KEY.1.into()),
             _moto: None,
-            _irsa: Some((stop_tx, dir)),
+            _irsa: Some((server, dir)),
         }
     }
 
