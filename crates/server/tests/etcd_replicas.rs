@@ -4,7 +4,6 @@
 //! `etcd` (Debian's etcd-server, installed by `scripts/test`); without it they fail, on purpose.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use aws_sdk_iam::config::Credentials;
 use irsa_server::{EtcdConfig, RunningServer, ServerConfig, StoreChoice, spawn};
 use irsa_testkit::EtcdServer;
 use std::path::Path;
@@ -50,12 +49,7 @@ impl Replica {
     }
 
     async fn client(&self, id: &str, secret: &str, token: Option<&str>) -> aws_config::SdkConfig {
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(Credentials::new(id, secret, token.map(str::to_owned), None, "test"))
-            .endpoint_url(&self.url)
-            .load()
-            .await
+        common::sdk(&self.url, id, secret, token.map(str::to_owned)).await
     }
 
     async fn root(&self) -> aws_config::SdkConfig {

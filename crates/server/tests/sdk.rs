@@ -2,11 +2,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed assertion
 
-use aws_sdk_iam::config::Credentials;
 use irsa_server::{RunningServer, ServerConfig, spawn};
 use std::time::Duration;
 
 mod common;
+
+use common::sdk;
 
 struct Running {
     url: String,
@@ -47,15 +48,6 @@ async fn start_in(data_dir: &std::path::Path) -> Running {
         _dir: None,
         server,
     }
-}
-
-async fn sdk(url: &str, id: &str, secret: &str, token: Option<String>) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(id, secret, token, None, "test"))
-        .endpoint_url(url)
-        .load()
-        .await
 }
 
 const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"sts:AssumeRole"}]}"#;

@@ -13,3 +13,14 @@ pub fn root_key_in(file: &std::path::Path) -> (String, String) {
     };
     (field("aws_access_key_id"), field("aws_secret_access_key"))
 }
+
+/// An SDK configuration for the service at `url` with these credentials, given explicitly (the
+/// process environment is shared by parallel tests).
+pub async fn sdk(url: &str, id: &str, secret: &str, token: Option<String>) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_iam::config::Credentials::new(id, secret, token, None, "test"))
+        .endpoint_url(url)
+        .load()
+        .await
+}
