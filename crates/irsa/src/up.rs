@@ -242,24 +242,15 @@ fn iam_failure(operation: &str, e: &impl aws_sdk_iam::error::ProvideErrorMetadat
 }
 
 /// Creates a Profile's role if it does not exist, trusting nobody (the plugin adds the Profile's
-/// service accounts): on a laptop there is no one else to create it. Only roles the plugin would
-/// accept (our account, allow-listed) are created.
+/// service accounts): on a laptop there is no one else to create it. Callers pass only the role
+/// of a plugin plan, which names one only when it is valid and allow-listed (our account).
 async fn ensure_profile_role(
     iam: &aws_sdk_iam::Client,
-    profile: &Profile,
+    role_arn: &str,
+    profile: &str,
     config: &AwsConfig,
 ) -> Result<Option<String>> {
-    let Some(role) = profile
-        .spec
-        .plugins
-        .iter()
-        .find(|p| p.kind.as_deref() == Some(aws::KIND_AWS))
-        .and_then(|p| aws::parse_spec(p.spec.as_ref()).ok())
-        .and_then(|s| RoleArn::parse(&s.aws_iam_role).ok())
-        .filter(|r| aws::check_allowed(r, config).is_ok())
-    else {
-        return Ok(None);
-    };
+    let role = RoleArn::parse(role_arn)?;
     match iam.get_role().role_name(&role.name).send().await {
         Ok(_) => return Ok(None),
         Err(e) if e.code() == Some("NoSuchEntity") => {}
@@ -283,10 +274,7 @@ async fn ensure_profile_role(
         .role_name(&role.name)
         .path(path)
         .assume_role_policy_document(trust)
-        .description(format!(
-            "Profile role created by irsa up for {}",
-            profile.metadata.name.as_deref().unwrap_or_default()
-        ))
+        .description(format!("Profile role created by irsa up for {profile}"))
         .tags(tag)
         .send()
         .await
@@ -332,12 +320,15 @@ async fn apply_profiles(
     }
     for profile in profiles {
         let name = profile.metadata.name.clone().unwrap_or_default();
-        if let Some(arn) = ensure_profile_role(iam, profile, config).await? {
-            println!("  profile {name}: created role {arn} (it did not exist)");
-        }
         let previous = state.profiles.get(&name).cloned();
         let previous_role = previous.as_ref().map(|a| a.applied_role_arn.clone());
         let mut plan = aws::plan(profile, config, previous.as_ref());
+        // The plan names a role only when it is valid and allow-listed.
+        if let Some(target) = &plan.applied
+            && let Some(arn) = ensure_profile_role(iam, &target.applied_role_arn, &name, config).await?
+        {
+            println!("  profile {name}: created role {arn} (it did not exist)");
+        }
         report_plan(&name, &plan);
         if let Some(msg) = plugin::check_required_tag(&edits, config, &name, previous.as_ref(), &mut plan).await? {
             println!("  profile {name}: {msg}");
