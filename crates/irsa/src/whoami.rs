@@ -17,12 +17,7 @@ pub struct WhoamiArgs {
 pub fn run(a: WhoamiArgs) -> Result<ExitCode> {
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(async move {
-        let region = aws_config::meta::region::RegionProviderChain::default_provider().or_else("us-east-1");
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).region(region);
-        if let Some(url) = &a.endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
-        let conf = loader.load().await;
+        let conf = irsa_setup::sdk_config(a.endpoint_url.as_deref()).await;
         let who = aws_sdk_sts::Client::new(&conf)
             .get_caller_identity()
             .send()
