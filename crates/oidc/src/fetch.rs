@@ -169,7 +169,7 @@ impl HttpKeySource {
             let resp = self
                 .client
                 .get(url.clone())
-                .header(reqwest::header::ACCEPT, "application/json")
+                .header(reqwest::header::ACCEPT, ACCEPT)
                 .send()
                 .await
                 .map_err(|e| map_reqwest(&shown, &e))?;
@@ -213,6 +213,12 @@ impl HttpKeySource {
             .unwrap_or_else(|_| Err(FetchError::Timeout { url: shown.clone() }))
     }
 }
+
+/// What discovery and JWKS requests accept. Issuers label the same JSON differently:
+/// kube-apiserver serves its JWKS only as `application/jwk-set+json` and answers 406 to a
+/// bare `application/json`; S3 buckets often say `binary/octet-stream`. The body is parsed
+/// as JSON whatever its label, so every type is acceptable, the JSON ones preferred.
+pub const ACCEPT: &str = "application/json, application/jwk-set+json, */*;q=0.1";
 
 impl KeySource for HttpKeySource {
     async fn fetch(&self, issuer: &str) -> Result<Fetched, FetchError> {

@@ -626,3 +626,29 @@ async fn unknown_kid_during_an_outage_is_an_idp_communication_error() {
     tokio::time::sleep(Duration::from_millis(350)).await;
     v.verify(&token(&rotated, &server.base)).await.unwrap();
 }
+
+/// kube-apiserver serves `/openid/v1/jwks` only as `application/jwk-set+json` and answers 406
+/// to `Accept: application/json`; S3-hosted issuers label their files `binary/octet-stream`.
+/// The verifier must fetch both (it once asked for `application/json` alone).
+#[tokio::test]
+async fn jwks_served_as_jwk_set_json_or_octet_stream_is_fetched() {
+    for content_type in ["application/jwk-set+json", "binary/octet-stream"] {
+        let (pki, server) = https().await;
+        let key = rsa();
+        server.publish(&[key.public_key().clone()], None);
+        let body = irsa_oidc::JwkSet::from_keys(&[key.public_key().clone()]).to_json().into_bytes();
+        server.set(
+            "/openid/v1/jwks",
+            common::Reply::Negotiated {
+                content_type: content_type.to_owned(),
+                body,
+            },
+        );
+        let v = verifier(&server.base, &pki, fast_policy());
+        let ok = v
+            .verify(&token(&key, &server.base))
+            .await
+            .unwrap_or_else(|e| panic!("JWKS served as {content_type}: {e}"));
+        assert_eq!(ok.kid, key.kid());
+    }
+}

@@ -66,6 +66,10 @@ pub enum Reply {
     HugeLength,
     /// Drop the connection without answering.
     Close,
+    /// Serve `body` labelled `content_type`, and answer 406 unless the request's `Accept`
+    /// admits that type (by name, `type/*` or `*/*`), as kube-apiserver does for its JWKS
+    /// (`application/jwk-set+json` only).
+    Negotiated { content_type: String, body: Vec<u8> },
 }
 
 #[derive(Default)]
@@ -192,16 +196,35 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, shared: Arc<Sh
         .get(&path)
         .cloned()
         .unwrap_or(Reply::Status(404));
-    let write = |status: &str, extra: &str, body: &[u8]| {
+    let accept = head
+        .lines()
+        .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("accept")))
+        .map(|(_, v)| v.trim().to_owned());
+    let write_as = |status: &str, content_type: &str, extra: &str, body: &[u8]| {
         let mut out = format!(
-            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n",
+            "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n",
             body.len()
         )
         .into_bytes();
         out.extend_from_slice(body);
         out
     };
+    let write = |status: &str, extra: &str, body: &[u8]| write_as(status, "application/json", extra, body);
     let bytes = match reply {
+        Reply::Negotiated { content_type, body } => {
+            let major = content_type.split('/').next().unwrap_or_default();
+            let admitted = accept.as_deref().is_none_or(|a| {
+                a.split(',').any(|range| {
+                    let range = range.split(';').next().unwrap_or_default().trim();
+                    range == content_type || range == "*/*" || range == format!("{major}/*")
+                })
+            });
+            if admitted {
+                write_as("200 OK", &content_type, "", &body)
+            } else {
+                write("406 Not Acceptable", "", b"{}")
+            }
+        }
         Reply::Body { body, cache_control } => {
             let extra = cache_control
                 .map(|c| format!("Cache-Control: {c}\r\n"))
