@@ -14,8 +14,23 @@ use crate::parse::Diagnostic;
 use crate::validate::{Limits, PolicyKind, policy_size, size_message, validate};
 use serde::Serialize;
 
-/// The Sid of the statement the editor manages for a provider.
+/// The prefix of the Sid of the statement the editor manages for a provider, and the whole
+/// Sid that earlier versions wrote for every provider (adopted when found for the same
+/// provider; see [`provider_sid`]).
 pub const DEFAULT_SID: &str = "IrsaWebIdentity";
+
+/// The Sid of the statement the editor manages for `provider_arn`: [`DEFAULT_SID`] and eight
+/// hex digits of the ARN's FNV-1a hash. One Sid for every provider made two providers on one
+/// role (a cluster migration: the old cluster's and the new one's service accounts) write the
+/// same Sid, which IAM refuses; a Sid derived from the provider is unique in the policy and the
+/// same on every run, in every process, for that provider.
+pub fn provider_sid(provider_arn: &str) -> String {
+    // FNV-1a, 32 bits: stable across Rust versions and platforms, unlike std's hashers.
+    let hash = provider_arn
+        .bytes()
+        .fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    format!("{DEFAULT_SID}{hash:08X}")
+}
 
 /// The audience STS expects in projected service-account tokens.
 pub const DEFAULT_AUDIENCE: &str = "sts.amazonaws.com";
@@ -38,6 +53,14 @@ pub enum TrustEditError {
         subject: String,
         /// Why.
         reason: String,
+    },
+    /// Another statement already uses the Sid of the statement the editor manages.
+    #[error(
+        "the trust policy already has a statement with Sid `{sid}` that is not this provider's web-identity statement; rename or remove it (Sids must be unique in a policy)"
+    )]
+    SidTaken {
+        /// The Sid.
+        sid: String,
     },
     /// The edited policy would exceed the trust-policy size limit.
     #[error(
@@ -217,12 +240,13 @@ fn is_plain(op: &Operator, base: BaseOperator) -> bool {
 }
 
 impl TrustEditor {
-    /// An editor for `provider` with the default Sid, audience and 2,048 limit.
+    /// An editor for `provider` with its [`provider_sid`], the default audience and the
+    /// 2,048 limit.
     pub fn new(provider: OidcProvider) -> Self {
         TrustEditor {
+            sid: provider_sid(&provider.arn),
             provider,
             audience: Some(DEFAULT_AUDIENCE.to_owned()),
-            sid: DEFAULT_SID.to_owned(),
             limit: Limits::default().trust,
         }
     }
@@ -281,16 +305,25 @@ impl TrustEditor {
         Ok(())
     }
 
-    /// The statement the editor manages: ours by Sid, else the first plain
-    /// `StringEquals` web-identity statement for the provider.
+    /// Whether `sid` names a statement this editor wrote for its provider: its own Sid, or
+    /// the one Sid earlier versions wrote for every provider.
+    fn is_own_sid(&self, sid: Option<&str>) -> bool {
+        sid.is_some_and(|sid| sid == self.sid || sid == DEFAULT_SID)
+    }
+
+    /// The statement the editor manages: ours by Sid (today's, then the one earlier versions
+    /// wrote), else the first plain `StringEquals` web-identity statement for the provider.
+    /// Only statements for this provider qualify: another provider's is never touched.
     fn managed_index(&self, p: &Policy) -> Option<usize> {
         let arn = &self.provider.arn;
-        if let Some(i) = p
-            .statements
-            .iter()
-            .position(|s| s.sid.as_deref() == Some(self.sid.as_str()) && is_web_identity_statement(s, arn))
-        {
-            return Some(i);
+        for sid in [self.sid.as_str(), DEFAULT_SID] {
+            if let Some(i) = p
+                .statements
+                .iter()
+                .position(|s| s.sid.as_deref() == Some(sid) && is_web_identity_statement(s, arn))
+            {
+                return Some(i);
+            }
         }
         let (sub, aud) = (
             self.provider.sub_key().to_ascii_lowercase(),
@@ -326,7 +359,7 @@ impl TrustEditor {
 
     fn is_placeholder(&self, s: &Statement) -> bool {
         let p = self.placeholder();
-        s.sid == p.sid
+        self.is_own_sid(s.sid.as_deref())
             && s.effect == p.effect
             && s.principal == p.principal
             && s.action == p.action
@@ -404,10 +437,23 @@ impl TrustEditor {
                 policy.statements.len() - 1
             }
         };
-        let st = &mut policy.statements[idx];
-        if st.sid.is_none() {
-            st.sid = Some(self.sid.clone());
+        // The managed statement carries this provider's Sid: an adopted statement without one,
+        // or with the Sid earlier versions gave every provider, is renamed, unless another
+        // statement already uses the Sid (IAM refuses duplicates).
+        let sid_free = |p: &Policy| {
+            p.statements
+                .iter()
+                .enumerate()
+                .all(|(i, s)| i == idx || s.sid.as_deref() != Some(self.sid.as_str()))
+        };
+        let sid = policy.statements[idx].sid.as_deref();
+        if sid.is_none() || self.is_own_sid(sid) {
+            if !sid_free(&policy) {
+                return Err(TrustEditError::SidTaken { sid: self.sid.clone() });
+            }
+            policy.statements[idx].sid = Some(self.sid.clone());
         }
+        let st = &mut policy.statements[idx];
         let blocks = st.condition.get_or_insert_with(Vec::new);
         let block_idx = match blocks
             .iter()

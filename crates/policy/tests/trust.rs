@@ -3,7 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed assertion
 
-use irsa_policy::trust::{OidcProvider, TrustEditError, TrustEditor, service_account_subject, web_identity_trust};
+use irsa_policy::trust::{
+    DEFAULT_SID, OidcProvider, TrustEditError, TrustEditor, provider_sid, service_account_subject, web_identity_trust,
+};
 use irsa_policy::{
     Context, Decision, Limits, Policy, PolicyKind, PolicyRole, PolicySet, Request, RequestPrincipal, validate,
 };
@@ -55,7 +57,7 @@ fn new_role_gets_one_statement_with_aud_and_sorted_subjects() {
       "Version": "2012-10-17",
       "Statement": [
         {
-          "Sid": "IrsaWebIdentity",
+          "Sid": "IrsaWebIdentityAE67262E",
           "Effect": "Allow",
           "Principal": {
             "Federated": "arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
@@ -143,7 +145,7 @@ fn upstream_statement_is_adopted_not_duplicated() {
     let trust = e.show(&out.document).unwrap();
     assert_eq!(trust.subjects, vec![sub("usera"), sub("userb")]);
     assert_eq!(trust.audiences, vec!["sts.amazonaws.com"]);
-    assert_eq!(out.policy.statements[0].sid.as_deref(), Some("IrsaWebIdentity"));
+    assert_eq!(out.policy.statements[0].sid, Some(provider_sid(PROVIDER)));
 }
 
 #[test]
@@ -291,4 +293,90 @@ fn a_new_role_can_trust_nobody_and_then_someone() {
     let one = e.add_subject(Some(&none.document), &sub("team-a")).unwrap();
     assert_eq!(one.policy.statements.len(), 1);
     assert!(can_assume(&one.document, &sub("team-a")));
+}
+
+const OLD_PROVIDER: &str = "arn:aws:iam::111122223333:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/OLDCLUSTER";
+const OLD_ISSUER: &str = "oidc.eks.eu-west-1.amazonaws.com/id/OLDCLUSTER";
+
+/// What earlier versions of the editor wrote for a provider: its statement under the one Sid
+/// `IrsaWebIdentity` that every provider got.
+fn legacy_statement(provider: &str, issuer: &str, ns: &str) -> String {
+    format!(
+        r#"{{"Sid":"{DEFAULT_SID}","Effect":"Allow","Principal":{{"Federated":"{provider}"}},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{{"StringEquals":{{"{issuer}:aud":"sts.amazonaws.com","{issuer}:sub":["{}"]}}}}}}"#,
+        sub(ns)
+    )
+}
+
+#[test]
+fn sid_is_stable_per_provider_and_differs_between_providers() {
+    let a = provider_sid(PROVIDER);
+    assert_eq!(a, provider_sid(PROVIDER));
+    assert_ne!(a, provider_sid(OLD_PROVIDER));
+    assert!(a.starts_with(DEFAULT_SID) && a.chars().all(|c| c.is_ascii_alphanumeric()), "{a}");
+    // Pinned: the Sid is written into live trust policies, so it must never change.
+    assert_eq!(provider_sid("arn:aws:iam::111122223333:oidc-provider/example.com"), "IrsaWebIdentity37D2697D");
+    let out = editor().add_subject(None, &sub("usera")).unwrap();
+    assert_eq!(out.policy.statements[0].sid, Some(a));
+}
+
+/// A cluster migration: the role trusts a service account of the old cluster through the
+/// statement an earlier irsa wrote (Sid `IrsaWebIdentity`, the old cluster's provider). Adding
+/// the new cluster's subject must not write a second `IrsaWebIdentity` (IAM refuses duplicate
+/// Sids), and must leave the old cluster's statement exactly as it was.
+#[test]
+fn a_second_provider_gets_its_own_sid_and_leaves_the_first_alone() {
+    let current = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{}]}}"#,
+        legacy_statement(OLD_PROVIDER, OLD_ISSUER, "usera")
+    );
+    let out = editor().add_subject(Some(&current), &sub("userb")).unwrap();
+    let report = validate(&out.document, PolicyKind::Trust, &Limits::default());
+    assert!(report.valid, "{:?}\n{}", report.errors, out.document);
+    assert_eq!(out.policy.statements.len(), 2);
+    let old = Policy::parse(&current).unwrap();
+    assert_eq!(out.policy.statements[0], old.statements[0], "the other provider's statement is untouched");
+    assert_eq!(out.policy.statements[1].sid, Some(provider_sid(PROVIDER)));
+    assert!(can_assume(&out.document, &sub("userb")));
+    assert_eq!(
+        assume(&out.document, OLD_PROVIDER, OLD_ISSUER, &sub("usera"), "sts.amazonaws.com"),
+        Decision::Allow
+    );
+    // And back: the old cluster's editor adopts its own legacy statement, renames it to its
+    // Sid, and leaves the new cluster's alone.
+    let old_editor = TrustEditor::new(OidcProvider::from_arn(OLD_PROVIDER).unwrap());
+    let back = old_editor.add_subject(Some(&out.document), &sub("userc")).unwrap();
+    assert!(validate(&back.document, PolicyKind::Trust, &Limits::default()).valid, "{}", back.document);
+    assert_eq!(back.policy.statements.len(), 2);
+    assert_eq!(back.policy.statements[0].sid, Some(provider_sid(OLD_PROVIDER)));
+    assert_eq!(back.policy.statements[1], out.policy.statements[1]);
+    assert_eq!(old_editor.show(&back.document).unwrap().subjects, vec![sub("usera"), sub("userc")]);
+}
+
+#[test]
+fn own_legacy_statement_is_adopted_and_renamed() {
+    let current = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{}]}}"#,
+        legacy_statement(PROVIDER, ISSUER, "usera")
+    );
+    let out = editor().add_subject(Some(&current), &sub("userb")).unwrap();
+    assert_eq!(out.policy.statements.len(), 1);
+    assert_eq!(out.policy.statements[0].sid, Some(provider_sid(PROVIDER)));
+    assert_eq!(editor().show(&out.document).unwrap().subjects, vec![sub("usera"), sub("userb")]);
+    // Removing the last subject of a legacy statement leaves the placeholder under the new Sid,
+    // and the next add replaces it rather than keeping a Deny beside the new statement.
+    let only = editor().remove_subject(&current, &sub("usera")).unwrap();
+    let again = editor().add_subject(Some(&only.document), &sub("userb")).unwrap();
+    assert_eq!(again.policy.statements.len(), 1, "{}", again.document);
+    assert!(can_assume(&again.document, &sub("userb")));
+}
+
+#[test]
+fn a_foreign_statement_holding_the_sid_is_a_clear_error() {
+    let sid = provider_sid(PROVIDER);
+    let current = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"{sid}","Effect":"Allow","Principal":{{"Service":"ec2.amazonaws.com"}},"Action":"sts:AssumeRole"}}]}}"#
+    );
+    let err = editor().add_subject(Some(&current), &sub("usera")).unwrap_err();
+    assert!(matches!(&err, TrustEditError::SidTaken { sid: s } if *s == sid), "{err}");
+    assert!(err.to_string().contains(&sid));
 }
