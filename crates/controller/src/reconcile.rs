@@ -10,7 +10,6 @@ use k8s_openapi::api::core::v1::{Namespace, ResourceQuota, ServiceAccount};
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event as KubeEvent, EventType, Recorder};
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
@@ -107,7 +106,7 @@ pub struct Context<T> {
     /// The trust edit loop (one per process).
     pub edits: Arc<TrustEditLoop<T>>,
     /// Publishes Events (none in tests).
-    pub recorder: Option<Recorder>,
+    pub recorder: Option<crate::events::Publisher>,
     /// Counters.
     pub metrics: Arc<Metrics>,
     /// Requeue period when all is well (no IAM call when the status matches).
@@ -185,15 +184,14 @@ impl<'a> Conditions<'a> {
 
 async fn publish<T>(ctx: &Context<T>, profile: &Profile, warning: bool, reason: &str, note: String) {
     let Some(recorder) = &ctx.recorder else { return };
-    let event = KubeEvent {
-        type_: if warning { EventType::Warning } else { EventType::Normal },
+    let note = crate::events::Note {
+        warning,
         reason: reason.to_owned(),
-        note: Some(note),
         action: "Reconcile".into(),
-        secondary: None,
+        note,
     };
-    if let Err(error) = recorder.publish(&event, &profile.object_ref(&())).await {
-        tracing::warn!(%error, "cannot publish event");
+    if let Err(error) = recorder.publish(&profile.object_ref(&()), note).await {
+        tracing::warn!(profile = %profile.name_any(), %error, "cannot publish event");
     }
 }
 
@@ -213,19 +211,42 @@ async fn write_status<T>(ctx: &Context<T>, profile: &Profile, status: ProfileSta
     Ok(())
 }
 
+/// A kind the cluster does not serve (its CRD is not installed): the rest of the Profile is
+/// applied all the same, and this is reported in a condition and an Event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotServed {
+    /// `AuthorizationPolicy`.
+    pub kind: String,
+    /// `security.istio.io/v1beta1`.
+    pub api_version: String,
+    /// What to do about it.
+    pub hint: String,
+}
+
+impl std::fmt::Display for NotServed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} is not served by this cluster; {}",
+            self.kind, self.api_version, self.hint
+        )
+    }
+}
+
+/// Whether an API error says the resource type itself is missing (the API server's plain
+/// `404 page not found`), rather than an object (a JSON `Status` with reason `NotFound`).
+pub fn is_not_served(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(s) if s.code == 404 && s.reason != "NotFound")
+}
+
 /// Server-side applies every desired object; deletes `kf-resource-quota` when none is wanted.
-pub async fn apply_objects(client: &Client, desired: &DesiredState) -> Result<(), kube::Error> {
+/// The Istio AuthorizationPolicy goes last, and a cluster without Istio's CRDs gets everything
+/// else: what it does not serve is returned, not an error.
+pub async fn apply_objects(client: &Client, desired: &DesiredState) -> Result<Vec<NotServed>, kube::Error> {
     let pp = PatchParams::apply(FIELD_MANAGER).force();
     let ns = desired.namespace.name_any();
     let ns_api: Api<Namespace> = Api::all(client.clone());
     ns_api.patch(&ns, &pp, &Patch::Apply(&desired.namespace)).await?;
-    let ap: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &authorization_policy_resource());
-    ap.patch(
-        crate::desired::AUTHORIZATION_POLICY,
-        &pp,
-        &Patch::Apply(&desired.authorization_policy),
-    )
-    .await?;
     let sa_api: Api<ServiceAccount> = Api::namespaced(client.clone(), &ns);
     for sa in &desired.service_accounts {
         sa_api.patch(&sa.name_any(), &pp, &Patch::Apply(sa)).await?;
@@ -258,7 +279,26 @@ pub async fn apply_objects(client: &Client, desired: &DesiredState) -> Result<()
             Err(e) => return Err(e),
         },
     }
-    Ok(())
+    let mut not_served = Vec::new();
+    let resource = authorization_policy_resource();
+    let ap: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &resource);
+    match ap
+        .patch(
+            crate::desired::AUTHORIZATION_POLICY,
+            &pp,
+            &Patch::Apply(&desired.authorization_policy),
+        )
+        .await
+    {
+        Ok(_) => {}
+        Err(e) if is_not_served(&e) => not_served.push(NotServed {
+            kind: resource.kind.clone(),
+            api_version: resource.api_version.clone(),
+            hint: "install Istio's CRDs".into(),
+        }),
+        Err(e) => return Err(e),
+    }
+    Ok(not_served)
 }
 
 /// Reconciles a Profile that is not being deleted.
@@ -312,7 +352,11 @@ pub async fn apply<T: RoleTrust>(profile: &Profile, ctx: &Context<T>) -> Result<
         return Err(e.into());
     }
 
-    apply_objects(&ctx.client, &desired).await?;
+    let not_served = apply_objects(&ctx.client, &desired).await?;
+    for missing in &not_served {
+        tracing::warn!(profile = %name, "{missing}");
+        publish(ctx, profile, true, "APINotServed", missing.to_string()).await;
+    }
     if let Some(patch) = crate::desired::labels_removal_patch(&ctx.config.namespace_labels, current_ns.as_ref()) {
         ns_api
             .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
@@ -391,7 +435,14 @@ pub async fn apply<T: RoleTrust>(profile: &Profile, ctx: &Context<T>) -> Result<
             .list
             .iter()
             .any(|c| c.type_ == condition::AWS_IAM_TRUSTED && c.reason.as_deref() == Some("TrustEditFailed"));
-    if problems {
+    if !not_served.is_empty() {
+        let message = not_served
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        conds.set(condition::READY, false, "APINotServed", message);
+    } else if problems {
         conds.set(condition::READY, false, "PluginFailed", "see the other conditions");
     } else {
         conds.set(

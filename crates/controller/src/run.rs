@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::{Namespace, ResourceQuota, ServiceAccount};
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::api::{Api, DynamicObject, PostParams};
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, watcher};
 use kube::{Client, Config};
 
@@ -180,6 +180,17 @@ async fn serve_metrics(
     Ok(())
 }
 
+/// The Profiles that own an object, by name only (Profiles are cluster-scoped, whatever the
+/// namespace of the object that names them).
+pub fn owning_profiles(meta: &ObjectMeta) -> Vec<ObjectRef<Profile>> {
+    meta.owner_references
+        .iter()
+        .flatten()
+        .filter(|o| o.kind == "Profile" && o.api_version.split('/').next() == Some("kubeflow.org"))
+        .map(|o| ObjectRef::new(&o.name))
+        .collect()
+}
+
 /// Runs the controller until `shutdown` resolves (or leadership is lost: an error, so the process
 /// exits and its replacement campaigns again).
 pub async fn run(args: ControllerArgs, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), RunError> {
@@ -248,11 +259,11 @@ pub async fn run(args: ControllerArgs, shutdown: impl Future<Output = ()> + Send
     }
     ready.store(true, Ordering::Relaxed);
 
-    let recorder = Recorder::new(
+    let recorder = crate::events::Publisher::new(
         client.clone(),
-        Reporter {
+        crate::events::Reporter {
             controller: "irsa-profile-controller".into(),
-            instance: std::env::var("POD_NAME").ok(),
+            instance: std::env::var("POD_NAME").unwrap_or_else(|_| "irsa-profile-controller".into()),
         },
     );
     let ctx = Arc::new(Context {
@@ -278,15 +289,27 @@ pub async fn run(args: ControllerArgs, shutdown: impl Future<Output = ()> + Send
         let _ = stop_tx.send(());
     });
     let wc = watcher::Config::default();
+    // Not `owns`: kube-runtime gives an owner found on a namespaced child the child's namespace,
+    // so a change to team-a's ServiceAccount asked for Profile `team-a.team-a`, which does not
+    // exist, and was dropped. Profiles are cluster-scoped: map owners by name only.
     Controller::new(Api::<Profile>::all(client.clone()), wc.clone())
-        .owns(Api::<Namespace>::all(client.clone()), wc.clone())
-        .owns(Api::<ServiceAccount>::all(client.clone()), wc.clone())
-        .owns(Api::<RoleBinding>::all(client.clone()), wc.clone())
-        .owns(Api::<ResourceQuota>::all(client.clone()), wc.clone())
-        .owns_with(
+        .watches(Api::<Namespace>::all(client.clone()), wc.clone(), |o| {
+            owning_profiles(&o.metadata)
+        })
+        .watches(Api::<ServiceAccount>::all(client.clone()), wc.clone(), |o| {
+            owning_profiles(&o.metadata)
+        })
+        .watches(Api::<RoleBinding>::all(client.clone()), wc.clone(), |o| {
+            owning_profiles(&o.metadata)
+        })
+        .watches(Api::<ResourceQuota>::all(client.clone()), wc.clone(), |o| {
+            owning_profiles(&o.metadata)
+        })
+        .watches_with(
             Api::<DynamicObject>::all_with(client.clone(), &authorization_policy_resource()),
             authorization_policy_resource(),
             wc,
+            |o| owning_profiles(&o.metadata),
         )
         .graceful_shutdown_on(async move {
             let _ = stop_rx.await;
@@ -302,5 +325,38 @@ pub async fn run(args: ControllerArgs, shutdown: impl Future<Output = ()> + Send
     match reason {
         Some(reason) => Err(RunError::LeaseLost(reason)),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+
+    #[test]
+    fn owners_of_namespaced_objects_map_to_profiles_by_name_only() {
+        let owner = |api_version: &str, kind: &str, name: &str| OwnerReference {
+            api_version: api_version.into(),
+            kind: kind.into(),
+            name: name.into(),
+            uid: "u".into(),
+            ..OwnerReference::default()
+        };
+        let meta = ObjectMeta {
+            name: Some("default-editor".into()),
+            namespace: Some("team-a".into()),
+            owner_references: Some(vec![
+                owner("kubeflow.org/v1", "Profile", "team-a"),
+                owner("kubeflow.org/v1beta1", "Profile", "team-b"),
+                owner("apps/v1", "Deployment", "x"),
+                owner("example.com/v1", "Profile", "other"),
+            ]),
+            ..ObjectMeta::default()
+        };
+        let refs = owning_profiles(&meta);
+        assert_eq!(refs, vec![ObjectRef::new("team-a"), ObjectRef::new("team-b")]);
+        assert!(refs.iter().all(|r| r.namespace.is_none()));
+        assert!(owning_profiles(&ObjectMeta::default()).is_empty());
     }
 }

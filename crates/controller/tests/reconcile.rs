@@ -232,10 +232,6 @@ async fn reconcile_applies_everything_and_trusts_then_resyncs_without_iam() {
     let want = [
         ("GET", "/api/v1/namespaces/team-a"),
         ("PATCH", "/api/v1/namespaces/team-a"),
-        (
-            "PATCH",
-            "/apis/security.istio.io/v1beta1/namespaces/team-a/authorizationpolicies/ns-owner-access-istio",
-        ),
         ("PATCH", "/api/v1/namespaces/team-a/serviceaccounts/default-editor"),
         ("PATCH", "/api/v1/namespaces/team-a/serviceaccounts/default-viewer"),
         (
@@ -251,17 +247,31 @@ async fn reconcile_applies_everything_and_trusts_then_resyncs_without_iam() {
             "/apis/rbac.authorization.k8s.io/v1/namespaces/team-a/rolebindings/namespaceAdmin",
         ),
         ("DELETE", "/api/v1/namespaces/team-a/resourcequotas/kf-resource-quota"),
+        // Last: a cluster without Istio's CRDs still gets everything before it.
+        (
+            "PATCH",
+            "/apis/security.istio.io/v1beta1/namespaces/team-a/authorizationpolicies/ns-owner-access-istio",
+        ),
         ("PATCH", "/apis/kubeflow.org/v1/profiles/team-a/status"),
     ];
     assert_eq!(calls, want.map(|(a, b)| (a.to_owned(), b.to_owned())));
     for s in seen.iter().filter(|s| s.method == "PATCH") {
         assert!(s.query.contains("fieldManager=irsa-profile-controller") && s.query.contains("force=true"));
     }
+    let patched = |path: &str| {
+        let found = seen.iter().find(|s| s.method == "PATCH" && s.path == path);
+        &found.unwrap_or_else(|| panic!("no PATCH of {path}")).body
+    };
     assert_eq!(
-        seen[3].body["metadata"]["annotations"]["eks.amazonaws.com/role-arn"], ROLE,
+        patched("/api/v1/namespaces/team-a/serviceaccounts/default-editor")["metadata"]["annotations"]["eks.amazonaws.com/role-arn"],
+        ROLE,
         "default-editor annotated"
     );
-    assert!(seen[4].body["metadata"].get("annotations").is_none());
+    assert!(
+        patched("/api/v1/namespaces/team-a/serviceaccounts/default-viewer")["metadata"]
+            .get("annotations")
+            .is_none()
+    );
     assert!(iam.policy("kf-user").contains(EDITOR));
     let status = status_patch(&seen).clone();
     assert_eq!(status["aws"]["appliedRoleArn"], ROLE);
