@@ -1,6 +1,6 @@
 //! A throwaway etcd: Debian's `etcd` binary on free loopback ports with a temp data dir.
 
-use crate::{Pki, free_port, http_get};
+use crate::{Pki, free_port, http_get, tail};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -118,9 +118,4 @@ impl Drop for EtcdServer {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
 }
