@@ -636,7 +636,9 @@ async fn jwks_served_as_jwk_set_json_or_octet_stream_is_fetched() {
         let (pki, server) = https().await;
         let key = rsa();
         server.publish(&[key.public_key().clone()], None);
-        let body = irsa_oidc::JwkSet::from_keys(&[key.public_key().clone()]).to_json().into_bytes();
+        let body = irsa_oidc::JwkSet::from_keys(&[key.public_key().clone()])
+            .to_json()
+            .into_bytes();
         server.set(
             "/openid/v1/jwks",
             common::Reply::Negotiated {

@@ -312,9 +312,15 @@ fn sid_is_stable_per_provider_and_differs_between_providers() {
     let a = provider_sid(PROVIDER);
     assert_eq!(a, provider_sid(PROVIDER));
     assert_ne!(a, provider_sid(OLD_PROVIDER));
-    assert!(a.starts_with(DEFAULT_SID) && a.chars().all(|c| c.is_ascii_alphanumeric()), "{a}");
+    assert!(
+        a.starts_with(DEFAULT_SID) && a.chars().all(|c| c.is_ascii_alphanumeric()),
+        "{a}"
+    );
     // Pinned: the Sid is written into live trust policies, so it must never change.
-    assert_eq!(provider_sid("arn:aws:iam::111122223333:oidc-provider/example.com"), "IrsaWebIdentity37D2697D");
+    assert_eq!(
+        provider_sid("arn:aws:iam::111122223333:oidc-provider/example.com"),
+        "IrsaWebIdentity37D2697D"
+    );
     let out = editor().add_subject(None, &sub("usera")).unwrap();
     assert_eq!(out.policy.statements[0].sid, Some(a));
 }
@@ -334,22 +340,38 @@ fn a_second_provider_gets_its_own_sid_and_leaves_the_first_alone() {
     assert!(report.valid, "{:?}\n{}", report.errors, out.document);
     assert_eq!(out.policy.statements.len(), 2);
     let old = Policy::parse(&current).unwrap();
-    assert_eq!(out.policy.statements[0], old.statements[0], "the other provider's statement is untouched");
+    assert_eq!(
+        out.policy.statements[0], old.statements[0],
+        "the other provider's statement is untouched"
+    );
     assert_eq!(out.policy.statements[1].sid, Some(provider_sid(PROVIDER)));
     assert!(can_assume(&out.document, &sub("userb")));
     assert_eq!(
-        assume(&out.document, OLD_PROVIDER, OLD_ISSUER, &sub("usera"), "sts.amazonaws.com"),
+        assume(
+            &out.document,
+            OLD_PROVIDER,
+            OLD_ISSUER,
+            &sub("usera"),
+            "sts.amazonaws.com"
+        ),
         Decision::Allow
     );
     // And back: the old cluster's editor adopts its own legacy statement, renames it to its
     // Sid, and leaves the new cluster's alone.
     let old_editor = TrustEditor::new(OidcProvider::from_arn(OLD_PROVIDER).unwrap());
     let back = old_editor.add_subject(Some(&out.document), &sub("userc")).unwrap();
-    assert!(validate(&back.document, PolicyKind::Trust, &Limits::default()).valid, "{}", back.document);
+    assert!(
+        validate(&back.document, PolicyKind::Trust, &Limits::default()).valid,
+        "{}",
+        back.document
+    );
     assert_eq!(back.policy.statements.len(), 2);
     assert_eq!(back.policy.statements[0].sid, Some(provider_sid(OLD_PROVIDER)));
     assert_eq!(back.policy.statements[1], out.policy.statements[1]);
-    assert_eq!(old_editor.show(&back.document).unwrap().subjects, vec![sub("usera"), sub("userc")]);
+    assert_eq!(
+        old_editor.show(&back.document).unwrap().subjects,
+        vec![sub("usera"), sub("userc")]
+    );
 }
 
 #[test]
@@ -361,7 +383,10 @@ fn own_legacy_statement_is_adopted_and_renamed() {
     let out = editor().add_subject(Some(&current), &sub("userb")).unwrap();
     assert_eq!(out.policy.statements.len(), 1);
     assert_eq!(out.policy.statements[0].sid, Some(provider_sid(PROVIDER)));
-    assert_eq!(editor().show(&out.document).unwrap().subjects, vec![sub("usera"), sub("userb")]);
+    assert_eq!(
+        editor().show(&out.document).unwrap().subjects,
+        vec![sub("usera"), sub("userb")]
+    );
     // Removing the last subject of a legacy statement leaves the placeholder under the new Sid,
     // and the next add replaces it rather than keeping a Deny beside the new statement.
     let only = editor().remove_subject(&current, &sub("usera")).unwrap();
@@ -377,6 +402,9 @@ fn a_foreign_statement_holding_the_sid_is_a_clear_error() {
         r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"{sid}","Effect":"Allow","Principal":{{"Service":"ec2.amazonaws.com"}},"Action":"sts:AssumeRole"}}]}}"#
     );
     let err = editor().add_subject(Some(&current), &sub("usera")).unwrap_err();
-    assert!(matches!(&err, TrustEditError::SidTaken { sid: s } if *s == sid), "{err}");
+    assert!(
+        matches!(&err, TrustEditError::SidTaken { sid: s } if *s == sid),
+        "{err}"
+    );
     assert!(err.to_string().contains(&sid));
 }

@@ -69,7 +69,10 @@ pub enum Reply {
     /// Serve `body` labelled `content_type`, and answer 406 unless the request's `Accept`
     /// admits that type (by name, `type/*` or `*/*`), as kube-apiserver does for its JWKS
     /// (`application/jwk-set+json` only).
-    Negotiated { content_type: String, body: Vec<u8> },
+    Negotiated {
+        content_type: String,
+        body: Vec<u8>,
+    },
 }
 
 #[derive(Default)]
