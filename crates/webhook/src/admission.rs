@@ -47,6 +47,10 @@ pub enum ReviewError {
     /// JSON, but not an AdmissionReview with a request (empty body, `{}`, missing `request`).
     #[error("bad content")]
     BadContent,
+    /// A request without `uid`: the API server always sends one and matches the answer by it,
+    /// so a review without one is malformed (and was answered `uid: ""` and patched).
+    #[error("malformed AdmissionReview: request.uid is missing or empty")]
+    MissingUid,
 }
 
 /// What happened to one review (for metrics and logs).
@@ -66,6 +70,9 @@ pub enum Decision {
         /// The service account was not known at all (upstream's "missing SA" metric).
         missing: bool,
     },
+    /// Allowed unchanged: the pod has a volume of the token volume's name that is not a
+    /// projected token (reported to the client as a warning).
+    VolumeConflict(Mode),
     /// Allowed unchanged: not a Pod CREATE (misconfigured webhook rules).
     Ignored(String),
     /// Denied / error answer (malformed input).
@@ -102,9 +109,13 @@ pub fn decode_review(body: &[u8]) -> Result<ReviewRequest, ReviewError> {
         return Err(ReviewError::BadContent);
     };
     let text = |r: &Map<String, Value>, k: &str| r.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let uid = text(&request, "uid");
+    if uid.is_empty() {
+        return Err(ReviewError::MissingUid);
+    }
     Ok(ReviewRequest {
         api_version,
-        uid: text(&request, "uid"),
+        uid,
         namespace: text(&request, "namespace"),
         operation: text(&request, "operation"),
         resource_kind: request
@@ -255,6 +266,11 @@ pub async fn answer(req: &ReviewRequest, ctx: &ReviewContext<'_>) -> ReviewAnswe
                 subject,
             )
         }
+        Ok(outcome) if outcome.volume_conflict => respond(
+            allowed(req, &outcome.warnings),
+            Decision::VolumeConflict(outcome.mode),
+            subject,
+        ),
         Ok(outcome) if outcome.patch.0.is_empty() => respond(
             allowed(req, &outcome.warnings),
             Decision::AlreadyMutated(outcome.mode),

@@ -250,6 +250,7 @@ impl Metrics {
                 }
                 "no_identity"
             }
+            Decision::VolumeConflict(_) => "volume_conflict",
             Decision::Ignored(_) => "ignored",
             Decision::Rejected(_) => "rejected",
         };

@@ -218,6 +218,10 @@ pub struct PatchOutcome {
     pub token_expiration: i64,
     /// Human-readable warnings (returned to the API client as admission warnings).
     pub warnings: Vec<String>,
+    /// The pod already has a volume of the token volume's name that is not a projected
+    /// service-account token: nothing was injected (mounting it at the token path would point
+    /// the SDK at a file that does not exist).
+    pub volume_conflict: bool,
 }
 
 /// Parameters derived once per mutation.
@@ -343,8 +347,23 @@ pub fn build_patch(
         Some(s) => opt_array(s.get("volumes"), "spec.volumes")?,
         None => None,
     };
-    let has_volume = volumes.is_some_and(|v| v.iter().any(|vol| name_of(vol) == Some(volume_name)));
-    if !has_volume {
+    let existing = volumes.and_then(|v| v.iter().find(|vol| name_of(vol) == Some(volume_name)));
+    if let Some(volume) = existing
+        && !is_token_volume(volume, token_file_name)
+    {
+        warnings.push(format!(
+            "the pod already has a volume named {volume_name:?} that is not a projected service-account token \
+             with path {token_file_name:?}; no credentials were injected (rename that volume)"
+        ));
+        return Ok(PatchOutcome {
+            mode: plan.mode,
+            patch: Patch(Vec::new()),
+            token_expiration,
+            warnings,
+            volume_conflict: true,
+        });
+    }
+    if existing.is_none() {
         let mut sat = Map::new();
         if !audience.is_empty() {
             sat.insert("audience".into(), Value::String(audience.to_owned()));
@@ -379,7 +398,21 @@ pub fn build_patch(
         patch: Patch(ops),
         token_expiration,
         warnings,
+        volume_conflict: false,
     })
+}
+
+/// Whether `volume` is a projected volume with a service-account token at `path`: the one this
+/// webhook adds (seen again on re-invocation), or an equivalent one the pod brought.
+fn is_token_volume(volume: &Value, path: &str) -> bool {
+    volume
+        .pointer("/projected/sources")
+        .and_then(Value::as_array)
+        .is_some_and(|sources| {
+            sources
+                .iter()
+                .any(|s| s.pointer("/serviceAccountToken/path").and_then(Value::as_str) == Some(path))
+        })
 }
 
 fn label_op(metadata: Option<&Map<String, Value>>, ops: &mut Vec<PatchOperation>) -> Result<(), MutateError> {

@@ -176,6 +176,12 @@ async fn mutate(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
             tracing::warn!(%reason, service_account = subject, pod, "admission review rejected");
         }
         Decision::Ignored(reason) => tracing::info!(%reason, pod, "admission review ignored"),
+        Decision::VolumeConflict(mode) => tracing::warn!(
+            mode = mode.as_str(),
+            service_account = subject,
+            pod,
+            "pod was not mutated: it has a volume of the token volume's name that is not a projected token"
+        ),
         Decision::Mutated { mode, operations } => tracing::debug!(
             mode = mode.as_str(),
             operations,

@@ -172,6 +172,21 @@ async fn malformed_inputs_get_well_formed_answers() {
             .into_bytes(),
         ),
         (
+            // The API server always sends a uid and matches the answer by it; one without is
+            // not a review to patch (it used to be answered `uid: ""` with a patch).
+            "uid_missing",
+            {
+                let mut review = request("admission.k8s.io/v1", "default", pod("s3-reader"));
+                review["request"].as_object_mut().unwrap().remove("uid");
+                review.to_string().into_bytes()
+            },
+        ),
+        ("uid_empty", {
+            let mut review = request("admission.k8s.io/v1", "default", pod("s3-reader"));
+            review["request"]["uid"] = json!("");
+            review.to_string().into_bytes()
+        }),
+        (
             "containers_not_a_list",
             request(
                 "admission.k8s.io/v1",
