@@ -53,7 +53,7 @@ pub(crate) enum ClientError {
         endpoint: String,
         /// The parse error.
         #[source]
-        source: tonic::transport::Error,
+        source: http::uri::InvalidUri,
     },
     /// TLS material tonic could not turn into a rustls configuration.
     #[error("TLS settings for etcd endpoint {endpoint}")]
@@ -159,11 +159,13 @@ fn endpoint(url: &str, tls: Option<&ClientTlsConfig>, connect_timeout: Duration)
         endpoint: url.to_owned(),
         reason,
     };
-    let endpoint = Endpoint::from_shared(full).map_err(|source| ClientError::Url {
+    // Parsed here rather than by `Endpoint::from_shared`, which would take `unix:` URLs as
+    // socket paths: the scheme check below sees exactly what was configured.
+    let uri = full.parse::<http::Uri>().map_err(|source| ClientError::Url {
         endpoint: url.to_owned(),
         source,
     })?;
-    let endpoint = endpoint
+    let endpoint = Endpoint::from(uri)
         .connect_timeout(connect_timeout)
         .http2_keep_alive_interval(KEEP_ALIVE_INTERVAL)
         .keep_alive_timeout(KEEP_ALIVE_TIMEOUT)

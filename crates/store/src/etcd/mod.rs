@@ -385,10 +385,12 @@ fn chain(err: &dyn std::error::Error) -> String {
     with_sources(err.to_string(), err.source())
 }
 
+/// A source whose text is already in the message is left out: tonic's statuses repeat their
+/// cause ("tcp connect error: transport error: tcp connect error: Connection refused").
 fn with_sources(mut out: String, mut source: Option<&dyn std::error::Error>) -> String {
     while let Some(e) = source {
         let text = e.to_string();
-        if !out.ends_with(&text) {
+        if !out.contains(&text) {
             out.push_str(": ");
             out.push_str(&text);
         }
@@ -399,7 +401,70 @@ fn with_sources(mut out: String, mut source: Option<&dyn std::error::Error>) -> 
 
 #[cfg(test)]
 mod tests {
-    use super::prefix_end;
+    use super::{chain, prefix_end};
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{text}")]
+    struct Layer {
+        text: &'static str,
+        #[source]
+        source: Option<Box<Layer>>,
+    }
+
+    fn layers(texts: &[&'static str]) -> Layer {
+        texts
+            .iter()
+            .rev()
+            .fold(None, |source, text| {
+                Some(Layer {
+                    text,
+                    source: source.map(Box::new),
+                })
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn error_chains_name_each_cause_once() {
+        let err = layers(&[
+            "tcp connect error",
+            "transport error",
+            "tcp connect error",
+            "Connection refused",
+        ]);
+        assert_eq!(chain(&err), "tcp connect error: transport error: Connection refused");
+        assert_eq!(chain(&layers(&["only"])), "only");
+    }
+
+    #[test]
+    fn failures_to_reach_etcd_are_unavailable_and_refusals_are_backend_errors() {
+        use super::{ClientError, Error, map_err};
+        let map = |e: ClientError| map_err("http://etcd:2379", e);
+        for status in [
+            tonic::Status::unavailable("no leader"),
+            tonic::Status::deadline_exceeded("slow"),
+            tonic::Status::cancelled("gone"),
+            // Made by the client from an error of its own: a connection failure.
+            tonic::Status::from_error(Box::new(std::io::Error::other("connection reset"))),
+        ] {
+            let err = map(status.into());
+            assert!(matches!(err, Error::Unavailable(_)), "{err:?}");
+            assert!(err.to_string().contains("etcd at http://etcd:2379: "), "{err}");
+        }
+        let refused = map(tonic::Status::invalid_argument("etcdserver: too many operations in txn request").into());
+        assert!(
+            matches!(&refused, Error::Backend(m) if m.contains("InvalidArgument: etcdserver: too many")),
+            "{refused:?}"
+        );
+        // Sent by etcd (no source): not a connection failure.
+        let unknown = map(tonic::Status::unknown("odd").into());
+        assert!(matches!(unknown, Error::Backend(_)), "{unknown:?}");
+        let settings = map(ClientError::Endpoint {
+            endpoint: "ftp://etcd".into(),
+            reason: "must be an http:// or https:// URL",
+        });
+        assert!(matches!(settings, Error::Backend(_)), "{settings:?}");
+    }
 
     #[test]
     fn prefix_end_increments_the_last_byte_below_0xff() {
