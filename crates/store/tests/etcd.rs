@@ -163,6 +163,26 @@ async fn endpoint_settings_that_cannot_work_are_backend_errors() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_handshake_that_never_ends_fails_at_the_connect_timeout() {
+    // The kernel completes TCP connections to a listening socket that never accepts; the TLS
+    // handshake then gets no answer.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("https://{}", silent.local_addr().unwrap());
+    let config = EtcdConfig::new([url])
+        .with_tls(client_tls(&TestPki::new()))
+        .with_connect_timeout(Duration::from_millis(300))
+        .with_request_timeout(Duration::from_secs(20));
+    let started = std::time::Instant::now();
+    let err = EtcdStore::connect(config).await.unwrap_err();
+    assert!(err.is_transient(), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}: {err}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn etcd_going_away_is_unavailable_and_ends_watches() {
     let mut server = EtcdServer::start().await;
     let config = EtcdConfig::new([server.url.clone()]).with_request_timeout(Duration::from_secs(1));

@@ -83,7 +83,7 @@ impl Client {
     /// A client for the configured endpoints. Connections are made lazily, per endpoint, by the
     /// first requests; this only checks the settings.
     pub(crate) fn new(config: &EtcdConfig) -> Result<Self, ClientError> {
-        let tls = config.tls.as_ref().map(tls_config);
+        let tls = config.tls.as_ref().map(|tls| tls_config(tls, config.connect_timeout));
         let endpoints = config
             .endpoints
             .iter()
@@ -136,8 +136,8 @@ impl Client {
         let request = WatchRequest {
             request_union: Some(WatchRequestUnion::Create(create)),
         };
-        // The request half stays open after the create request: etcd may read a client's
-        // end-of-stream as the end of the watch.
+        // The request half stays open after the create request, as etcd's own client keeps it:
+        // early etcd servers end the whole watch when the client's half ends.
         let requests = tokio_stream::once(request).chain(tokio_stream::pending());
         let path = PathAndQuery::from_static(WATCH);
         let response = grpc
@@ -185,10 +185,13 @@ fn endpoint(url: &str, tls: Option<&ClientTlsConfig>, connect_timeout: Duration)
 }
 
 /// tonic's TLS settings for [`EtcdTls`]: only the given CA is trusted (tonic adds the system's
-/// roots only with features irsa does not enable), and the client identity if any. rustls with
-/// aws-lc-rs: tonic's `tls-aws-lc` feature.
-fn tls_config(tls: &EtcdTls) -> ClientTlsConfig {
-    let mut config = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(&tls.ca_pem));
+/// roots only with features irsa does not enable), and the client identity if any. The handshake
+/// is part of connecting, so it gets the connect timeout too. rustls with aws-lc-rs: tonic's
+/// `tls-aws-lc` feature.
+fn tls_config(tls: &EtcdTls, connect_timeout: Duration) -> ClientTlsConfig {
+    let mut config = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(&tls.ca_pem))
+        .timeout(connect_timeout);
     if let Some((cert, key)) = &tls.client_identity {
         config = config.identity(Identity::from_pem(cert, key));
     }
