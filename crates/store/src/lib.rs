@@ -98,8 +98,15 @@
 //! # TLS to etcd
 //!
 //! [`EtcdTls`]: a CA to verify etcd and optionally a client certificate, through rustls with
-//! aws-lc-rs (`etcd-client`'s `tls-aws-lc` feature; its `tls` feature would pull `ring`, which
-//! irsa keeps out of the tree: `cargo tree -p irsa-store -e normal -i ring` prints nothing).
+//! aws-lc-rs (tonic's `tls-aws-lc` feature; `tls-ring` would pull `ring`, which irsa keeps out of
+//! the tree: `cargo tree -p irsa-store -e normal -i ring` prints nothing).
+//!
+//! # The etcd client is irsa's own
+//!
+//! [`EtcdStore`] talks to etcd through a thin gRPC client in this crate: the etcd v3 messages it
+//! needs, written with prost's derive from etcd's API definition, sent with tonic. The
+//! `etcd-client` crate generates them in a build script that needs `protoc`; without it, irsa
+//! builds with nothing but cargo.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -109,6 +109,77 @@ async fn an_unreachable_etcd_is_unavailable() {
     assert!(matches!(err, Error::Unavailable(_)), "{err:?}");
     assert!(err.is_transient());
     assert!(err.to_string().contains("127.0.0.1"), "{err}");
+    // The cause, from the client's transport error chain, is in the message.
+    assert!(err.to_string().to_lowercase().contains("refused"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_endpoints_are_one_store() {
+    // The testkit's etcd is one member, so the endpoints name it twice: two connections in the
+    // balanced channel, and whichever a request takes, it sees the same data.
+    let server = EtcdServer::start().await;
+    let config = EtcdConfig::new([server.url.clone(), server.url.clone()]);
+    let store = EtcdStore::connect(config).await.unwrap();
+    let mut watch = store.watch("roles/").await.unwrap();
+    let mut revs = Vec::new();
+    for i in 0..20 {
+        let key = format!("roles/r{i:02}");
+        revs.push(store.txn(Txn::new().put(key.as_str(), "v")).await.unwrap().revision());
+        assert_eq!(store.get(&key).await.unwrap().unwrap().revision, revs[i]);
+    }
+    assert_eq!(store.list("roles/", None, 100).await.unwrap().entries.len(), 20);
+    for rev in revs {
+        let event = tokio::time::timeout(Duration::from_secs(10), watch.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(event.revision(), rev);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoint_settings_that_cannot_work_are_backend_errors() {
+    let pki = TestPki::new();
+    let cases = [
+        (EtcdConfig::new(["https://127.0.0.1:2379"]), "no TLS settings"),
+        (
+            EtcdConfig::new(["http://127.0.0.1:2379"]).with_tls(client_tls(&pki)),
+            "use https://",
+        ),
+        (EtcdConfig::new(["grpc://127.0.0.1:2379"]), "http:// or https://"),
+        (EtcdConfig::new(["http://bad host:2379"]), "is not a URL"),
+    ];
+    for (config, expected) in cases {
+        let err = EtcdStore::connect(config).await.unwrap_err();
+        assert!(matches!(err, Error::Backend(_)), "{err:?}");
+        assert!(!err.is_transient());
+        assert!(err.to_string().contains(expected), "{err}");
+    }
+    let none = EtcdStore::connect(EtcdConfig::new(Vec::<String>::new()))
+        .await
+        .unwrap_err();
+    assert!(matches!(none, Error::Unavailable(_)), "{none:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_handshake_that_never_ends_fails_at_the_connect_timeout() {
+    // The kernel completes TCP connections to a listening socket that never accepts; the TLS
+    // handshake then gets no answer.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("https://{}", silent.local_addr().unwrap());
+    let config = EtcdConfig::new([url])
+        .with_tls(client_tls(&TestPki::new()))
+        .with_connect_timeout(Duration::from_millis(300))
+        .with_request_timeout(Duration::from_secs(20));
+    let started = std::time::Instant::now();
+    let err = EtcdStore::connect(config).await.unwrap_err();
+    assert!(err.is_transient(), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}: {err}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

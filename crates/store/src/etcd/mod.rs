@@ -1,133 +1,29 @@
-//! The etcd backend: the same trait over an etcd v3 cluster, through `etcd-client`.
+//! The etcd backend: the same trait over an etcd v3 cluster, through irsa's own thin gRPC client
+//! (no `protoc` needed to build it).
+//!
+//! - [`config`]: where and how to reach etcd ([`EtcdConfig`], [`EtcdTls`]);
+//! - [`client`]: the connection (endpoints, TLS) and the three gRPC calls the store makes;
+//! - [`proto`]: the etcd v3 API messages those calls carry;
+//! - this module: the [`Store`] on top (namespacing, compares, paging, watches, errors).
+
+mod client;
+mod config;
+mod proto;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use etcd_client::{
-    Client, Compare as EtcdCompare, CompareOp, ConnectOptions, EventType, GetOptions, KeyValue, TxnOp, WatchOptions,
-};
 use tokio::sync::mpsc;
 
+use self::client::{Client, ClientError};
+pub use self::config::{EtcdConfig, EtcdTls};
+use self::proto::{
+    CompareResult, CompareTarget, DeleteRangeRequest, EventType, KeyValue, PutRequest, RangeRequest, Request,
+    RequestOp, ResponseHeader, TargetUnion, TxnRequest, WatchCreateRequest,
+};
 use crate::watch::WATCH_BUFFER;
 use crate::{Compare, Entry, Error, Op, Page, Store, Txn, TxnOutcome, Watch, WatchEvent};
 
-/// Where and how to reach etcd.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub struct EtcdConfig {
-    /// Client URLs (`http://host:2379`, or `https://` with [`EtcdConfig::tls`]).
-    pub endpoints: Vec<String>,
-    /// Prefix of every key in etcd (default `irsa/`); store keys are relative to it.
-    pub namespace: String,
-    /// How long to wait for a connection (default 5 s).
-    pub connect_timeout: Duration,
-    /// How long to wait for the answer to a request (default 10 s).
-    pub request_timeout: Duration,
-    /// TLS for `https://` endpoints (none by default).
-    pub tls: Option<EtcdTls>,
-}
-
-/// TLS to etcd: the CA that signed etcd's server certificate, and optionally a client certificate
-/// (etcd's `--client-cert-auth`). rustls with aws-lc-rs; PEM inputs.
-#[derive(Clone)]
-#[non_exhaustive]
-pub struct EtcdTls {
-    /// PEM of the CA certificate(s) that etcd's server certificate chains to.
-    pub ca_pem: Vec<u8>,
-    /// PEM of the client certificate chain and its private key.
-    pub client_identity: Option<(Vec<u8>, Vec<u8>)>,
-    /// The name to verify the server certificate against, when not the endpoint's host.
-    pub server_name: Option<String>,
-}
-
-impl std::fmt::Debug for EtcdTls {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never print the private key.
-        f.debug_struct("EtcdTls")
-            .field("client_identity", &self.client_identity.is_some())
-            .field("server_name", &self.server_name)
-            .finish_non_exhaustive()
-    }
-}
-
-impl EtcdTls {
-    /// Verify etcd's certificate against these CA certificates (PEM).
-    pub fn new(ca_pem: impl Into<Vec<u8>>) -> Self {
-        Self {
-            ca_pem: ca_pem.into(),
-            client_identity: None,
-            server_name: None,
-        }
-    }
-
-    /// Present this client certificate chain and key (PEM).
-    #[must_use]
-    pub fn with_client_identity(mut self, cert_pem: impl Into<Vec<u8>>, key_pem: impl Into<Vec<u8>>) -> Self {
-        self.client_identity = Some((cert_pem.into(), key_pem.into()));
-        self
-    }
-
-    /// Verify the server certificate for this name instead of the endpoint's host.
-    #[must_use]
-    pub fn with_server_name(mut self, name: impl Into<String>) -> Self {
-        self.server_name = Some(name.into());
-        self
-    }
-
-    fn options(&self) -> etcd_client::TlsOptions {
-        let mut tls = etcd_client::TlsOptions::new().ca_certificate(etcd_client::Certificate::from_pem(&self.ca_pem));
-        if let Some((cert, key)) = &self.client_identity {
-            tls = tls.identity(etcd_client::Identity::from_pem(cert, key));
-        }
-        if let Some(name) = &self.server_name {
-            tls = tls.domain_name(name.clone());
-        }
-        tls
-    }
-}
-
-impl EtcdConfig {
-    /// The defaults for these endpoints: namespace `irsa/`, 5 s to connect, 10 s per request.
-    pub fn new(endpoints: impl IntoIterator<Item = impl Into<String>>) -> Self {
-        Self {
-            endpoints: endpoints.into_iter().map(Into::into).collect(),
-            namespace: "irsa/".to_owned(),
-            connect_timeout: Duration::from_secs(5),
-            request_timeout: Duration::from_secs(10),
-            tls: None,
-        }
-    }
-
-    /// Sets TLS (for `https://` endpoints).
-    #[must_use]
-    pub fn with_tls(mut self, tls: EtcdTls) -> Self {
-        self.tls = Some(tls);
-        self
-    }
-
-    /// Sets the namespace prefix.
-    #[must_use]
-    pub fn with_namespace(mut self, namespace: impl Into<String>) -> Self {
-        self.namespace = namespace.into();
-        self
-    }
-
-    /// Sets the per-request timeout.
-    #[must_use]
-    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = timeout;
-        self
-    }
-
-    /// Sets the connect timeout.
-    #[must_use]
-    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-}
-
-/// The etcd [`Store`]: the same trait over an etcd v3 cluster, through `etcd-client`.
+/// The etcd [`Store`]: the same trait over an etcd v3 cluster, through irsa's own gRPC client.
 ///
 /// Every key lives under a namespace prefix (default `irsa/`), so irsa can share a cluster.
 /// Revisions are etcd's: [`Entry::revision`] is the key's `mod_revision`, the store revision is
@@ -149,7 +45,7 @@ pub struct EtcdStore {
 struct Inner {
     client: Client,
     namespace: String,
-    request_timeout: Duration,
+    request_timeout: std::time::Duration,
     endpoints: String,
 }
 
@@ -169,23 +65,9 @@ impl EtcdStore {
             return Err(Error::Unavailable("no etcd endpoints configured".into()));
         }
         let endpoints = config.endpoints.join(",");
-        let mut options = ConnectOptions::new()
-            .with_connect_timeout(config.connect_timeout)
-            .with_keep_alive(Duration::from_secs(10), Duration::from_secs(5));
-        if let Some(tls) = &config.tls {
-            options = options.with_tls(tls.options());
-        }
-        let connect = Client::connect(&config.endpoints, Some(options));
-        let client = match tokio::time::timeout(config.connect_timeout, connect).await {
-            Ok(Ok(client)) => client,
-            Ok(Err(e)) => return Err(map_err(&endpoints, e)),
-            Err(_) => {
-                return Err(Error::Unavailable(format!(
-                    "etcd at {endpoints}: no connection within {:?}",
-                    config.connect_timeout
-                )));
-            }
-        };
+        // No connection yet: the check below makes the first one, within the connect timeout
+        // (TCP and TLS) and the request timeout (the whole request).
+        let client = Client::new(&config).map_err(|e| map_err(&endpoints, e))?;
         let inner = Inner {
             client,
             namespace: config.namespace,
@@ -227,15 +109,15 @@ impl EtcdStore {
         })
     }
 
-    fn entry(&self, kv: &KeyValue) -> Result<Entry, Error> {
+    fn entry(&self, kv: KeyValue) -> Result<Entry, Error> {
         Ok(Entry {
-            value: kv.value().to_vec(),
-            revision: revision_from(kv.mod_revision())?,
+            revision: revision_from(kv.mod_revision)?,
+            value: kv.value,
         })
     }
 
     /// Runs one etcd request with the request timeout.
-    async fn call<T>(&self, what: &str, fut: impl Future<Output = Result<T, etcd_client::Error>>) -> Result<T, Error> {
+    async fn call<T>(&self, what: &str, fut: impl Future<Output = Result<T, ClientError>>) -> Result<T, Error> {
         match tokio::time::timeout(self.inner.request_timeout, fut).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(map_err(&self.inner.endpoints, e)),
@@ -250,9 +132,12 @@ impl EtcdStore {
 impl Store for EtcdStore {
     async fn get(&self, key: &str) -> Result<Option<Entry>, Error> {
         crate::check_key(key)?;
-        let mut kv = self.inner.client.kv_client();
-        let resp = self.call("get", kv.get(self.full_key(key), None)).await?;
-        resp.kvs().first().map(|kv| self.entry(kv)).transpose()
+        let request = RangeRequest {
+            key: self.full_key(key),
+            ..RangeRequest::default()
+        };
+        let resp = self.call("get", self.inner.client.range(request)).await?;
+        resp.kvs.into_iter().next().map(|kv| self.entry(kv)).transpose()
     }
 
     async fn list(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<Page, Error> {
@@ -268,54 +153,77 @@ impl Store for EtcdStore {
         if !from.starts_with(&full_prefix) {
             return Ok(Page::default());
         }
-        let end = prefix_end(&full_prefix);
+        // One more than asked, to tell whether there are more.
         let want = limit.saturating_add(1);
-        let options = GetOptions::new()
-            .with_range(end)
-            .with_limit(i64::try_from(want).unwrap_or(i64::MAX));
-        let mut kv = self.inner.client.kv_client();
-        let resp = self.call("range", kv.get(from, Some(options))).await?;
+        let request = RangeRequest {
+            key: from,
+            range_end: prefix_end(&full_prefix),
+            limit: i64::try_from(want).unwrap_or(i64::MAX),
+            ..RangeRequest::default()
+        };
+        let resp = self.call("range", self.inner.client.range(request)).await?;
         let mut page = Page::default();
-        for kv in resp.kvs() {
+        for kv in resp.kvs {
             if page.entries.len() == limit {
                 page.more = true;
                 break;
             }
-            page.entries.push((self.store_key(kv.key())?, self.entry(kv)?));
+            let key = self.store_key(&kv.key)?;
+            page.entries.push((key, self.entry(kv)?));
         }
         Ok(page)
     }
 
     async fn txn(&self, txn: Txn) -> Result<TxnOutcome, Error> {
         txn.validate()?;
-        let compares: Vec<EtcdCompare> = txn
+        let version = |key: &str, result: CompareResult| proto::Compare {
+            result: result as i32,
+            target: CompareTarget::Version as i32,
+            key: self.full_key(key),
+            target_union: Some(TargetUnion::Version(0)),
+        };
+        let compare = txn
             .compares()
             .iter()
             .map(|c| match c {
-                Compare::Absent(k) => EtcdCompare::version(self.full_key(k), CompareOp::Equal, 0),
-                Compare::Exists(k) => EtcdCompare::version(self.full_key(k), CompareOp::Greater, 0),
+                Compare::Absent(k) => version(k, CompareResult::Equal),
+                Compare::Exists(k) => version(k, CompareResult::Greater),
                 // An absent key has mod_revision 0 in etcd's compares; ours never match 0.
-                Compare::Revision(k, 0) => EtcdCompare::version(self.full_key(k), CompareOp::Less, 0),
-                Compare::Revision(k, r) => EtcdCompare::mod_revision(
-                    self.full_key(k),
-                    CompareOp::Equal,
-                    i64::try_from(*r).unwrap_or(i64::MAX),
-                ),
+                Compare::Revision(k, 0) => version(k, CompareResult::Less),
+                Compare::Revision(k, r) => proto::Compare {
+                    result: CompareResult::Equal as i32,
+                    target: CompareTarget::Mod as i32,
+                    key: self.full_key(k),
+                    target_union: Some(TargetUnion::ModRevision(i64::try_from(*r).unwrap_or(i64::MAX))),
+                },
             })
             .collect();
-        let ops: Vec<TxnOp> = txn
+        let success = txn
             .ops()
             .iter()
-            .map(|op| match op {
-                Op::Put { key, value } => TxnOp::put(self.full_key(key), value.clone(), None),
-                Op::Delete { key } => TxnOp::delete(self.full_key(key), None),
+            .map(|op| {
+                let request = match op {
+                    Op::Put { key, value } => Request::Put(PutRequest {
+                        key: self.full_key(key),
+                        value: value.clone(),
+                    }),
+                    // An empty range end: this one key.
+                    Op::Delete { key } => Request::DeleteRange(DeleteRangeRequest {
+                        key: self.full_key(key),
+                        range_end: Vec::new(),
+                    }),
+                };
+                RequestOp { request: Some(request) }
             })
             .collect();
-        let request = etcd_client::Txn::new().when(compares).and_then(ops);
-        let mut kv = self.inner.client.kv_client();
-        let resp = self.call("txn", kv.txn(request)).await?;
-        let revision = header_revision(resp.header())?;
-        Ok(if resp.succeeded() {
+        let request = TxnRequest {
+            compare,
+            success,
+            failure: Vec::new(),
+        };
+        let resp = self.call("txn", self.inner.client.txn(request)).await?;
+        let revision = header_revision(resp.header.as_ref())?;
+        Ok(if resp.succeeded {
             TxnOutcome::Committed { revision }
         } else {
             TxnOutcome::Conflict { revision }
@@ -324,17 +232,21 @@ impl Store for EtcdStore {
 
     async fn watch(&self, prefix: &str) -> Result<Watch, Error> {
         let full_prefix = self.full_key(prefix);
-        let options = WatchOptions::new().with_range(prefix_end(&full_prefix));
-        let mut client = self.inner.client.watch_client();
-        let mut stream = self.call("watch", client.watch(full_prefix, Some(options))).await?;
+        let create = WatchCreateRequest {
+            range_end: prefix_end(&full_prefix),
+            key: full_prefix,
+        };
+        let mut stream = self.call("watch", self.inner.client.watch(create)).await?;
         // Wait for etcd to confirm the watcher, so every change after this returns is seen.
-        match self.call("watch", stream.message()).await? {
-            Some(resp) if resp.created() && !resp.canceled() => {}
+        let first = self
+            .call("watch", async { Ok::<_, ClientError>(stream.message().await?) })
+            .await?;
+        match first {
+            Some(resp) if resp.created && !resp.canceled => {}
             Some(resp) => {
                 return Err(Error::Backend(format!(
                     "etcd at {} did not create the watch: {}",
-                    self.inner.endpoints,
-                    resp.cancel_reason()
+                    self.inner.endpoints, resp.cancel_reason
                 )));
             }
             None => {
@@ -353,25 +265,24 @@ impl Store for EtcdStore {
                 let resp = match stream.message().await {
                     Ok(Some(resp)) => resp,
                     Ok(None) => return,
-                    Err(e) => {
-                        let _ = tx.send(Err(map_err(&store.inner.endpoints, e))).await;
+                    Err(status) => {
+                        let _ = tx.send(Err(map_err(&store.inner.endpoints, status.into()))).await;
                         return;
                     }
                 };
-                for event in resp.events() {
-                    let converted = store.event(event.event_type(), event.kv());
+                for event in resp.events {
+                    let converted = store.event(event.kind, event.kv);
                     if tx.send(converted).await.is_err() {
                         return;
                     }
                 }
-                if resp.canceled() {
-                    let err = if resp.compact_revision() > 0 {
+                if resp.canceled {
+                    let err = if resp.compact_revision > 0 {
                         Error::WatchLagged { missed: 0 }
                     } else {
                         Error::Unavailable(format!(
                             "etcd at {} cancelled the watch: {}",
-                            store.inner.endpoints,
-                            resp.cancel_reason()
+                            store.inner.endpoints, resp.cancel_reason
                         ))
                     };
                     let _ = tx.send(Err(err)).await;
@@ -383,28 +294,37 @@ impl Store for EtcdStore {
     }
 
     async fn revision(&self) -> Result<u64, Error> {
-        let mut kv = self.inner.client.kv_client();
         let key = self.full_key("");
-        let options = GetOptions::new().with_range(prefix_end(&key)).with_count_only();
-        let resp = self.call("range", kv.get(key, Some(options))).await?;
-        header_revision(resp.header())
+        let request = RangeRequest {
+            range_end: prefix_end(&key),
+            key,
+            count_only: true,
+            ..RangeRequest::default()
+        };
+        let resp = self.call("range", self.inner.client.range(request)).await?;
+        header_revision(resp.header.as_ref())
     }
 }
 
 impl EtcdStore {
-    fn event(&self, kind: EventType, kv: Option<&KeyValue>) -> Result<WatchEvent, Error> {
+    fn event(&self, kind: i32, kv: Option<KeyValue>) -> Result<WatchEvent, Error> {
         let kv = kv.ok_or_else(|| Error::Backend("etcd sent a watch event without a key".into()))?;
-        let key = self.store_key(kv.key())?;
-        Ok(match kind {
-            EventType::Put => WatchEvent::Put {
+        let key = self.store_key(&kv.key)?;
+        Ok(match EventType::try_from(kind) {
+            Ok(EventType::Put) => WatchEvent::Put {
                 key,
                 entry: self.entry(kv)?,
             },
             // A delete event's mod_revision is the revision of the deletion.
-            EventType::Delete => WatchEvent::Delete {
+            Ok(EventType::Delete) => WatchEvent::Delete {
                 key,
-                revision: revision_from(kv.mod_revision())?,
+                revision: revision_from(kv.mod_revision)?,
             },
+            Err(_) => {
+                return Err(Error::Backend(format!(
+                    "etcd sent a watch event of unknown type {kind}"
+                )));
+            }
         })
     }
 }
@@ -426,17 +346,17 @@ fn revision_from(rev: i64) -> Result<u64, Error> {
     u64::try_from(rev).map_err(|_| Error::Backend(format!("etcd returned a negative revision {rev}")))
 }
 
-fn header_revision(header: Option<&etcd_client::ResponseHeader>) -> Result<u64, Error> {
+fn header_revision(header: Option<&ResponseHeader>) -> Result<u64, Error> {
     let header = header.ok_or_else(|| Error::Backend("etcd response without a header".into()))?;
-    revision_from(header.revision())
+    revision_from(header.revision)
 }
 
-fn map_err(endpoints: &str, err: etcd_client::Error) -> Error {
-    use etcd_client::Error as E;
+/// The store's error for a failed call: [`Error::Unavailable`] (retrying may help) when etcd could
+/// not be reached or did not answer in time, [`Error::Backend`] for everything else (bad settings,
+/// a request etcd refused).
+fn map_err(endpoints: &str, err: ClientError) -> Error {
     match err {
-        E::TransportError(e) => Error::Unavailable(format!("etcd at {endpoints}: {}", chain(&e))),
-        E::IoError(e) => Error::Unavailable(format!("etcd at {endpoints}: {}", chain(&e))),
-        E::GRpcStatus(status) => match status.code() {
+        ClientError::Status(status) => match status.code() {
             tonic::Code::Unavailable
             | tonic::Code::DeadlineExceeded
             | tonic::Code::Cancelled
@@ -448,7 +368,10 @@ fn map_err(endpoints: &str, err: etcd_client::Error) -> Error {
             }
             code => Error::Backend(format!("etcd at {endpoints}: {code:?}: {}", status.message())),
         },
-        other => Error::Backend(format!("etcd at {endpoints}: {other}")),
+        err @ ClientError::Closed(_) => Error::Unavailable(format!("etcd at {endpoints}: {}", chain(&err))),
+        err @ (ClientError::Endpoint { .. } | ClientError::Url { .. } | ClientError::Tls { .. }) => {
+            Error::Backend(format!("etcd at {endpoints}: {}", chain(&err)))
+        }
     }
 }
 
@@ -462,10 +385,12 @@ fn chain(err: &dyn std::error::Error) -> String {
     with_sources(err.to_string(), err.source())
 }
 
+/// A source whose text is already in the message is left out: tonic's statuses repeat their
+/// cause ("tcp connect error: transport error: tcp connect error: Connection refused").
 fn with_sources(mut out: String, mut source: Option<&dyn std::error::Error>) -> String {
     while let Some(e) = source {
         let text = e.to_string();
-        if !out.ends_with(&text) {
+        if !out.contains(&text) {
             out.push_str(": ");
             out.push_str(&text);
         }
@@ -476,7 +401,70 @@ fn with_sources(mut out: String, mut source: Option<&dyn std::error::Error>) -> 
 
 #[cfg(test)]
 mod tests {
-    use super::prefix_end;
+    use super::{chain, prefix_end};
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{text}")]
+    struct Layer {
+        text: &'static str,
+        #[source]
+        source: Option<Box<Layer>>,
+    }
+
+    fn layers(texts: &[&'static str]) -> Layer {
+        texts
+            .iter()
+            .rev()
+            .fold(None, |source, text| {
+                Some(Layer {
+                    text,
+                    source: source.map(Box::new),
+                })
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn error_chains_name_each_cause_once() {
+        let err = layers(&[
+            "tcp connect error",
+            "transport error",
+            "tcp connect error",
+            "Connection refused",
+        ]);
+        assert_eq!(chain(&err), "tcp connect error: transport error: Connection refused");
+        assert_eq!(chain(&layers(&["only"])), "only");
+    }
+
+    #[test]
+    fn failures_to_reach_etcd_are_unavailable_and_refusals_are_backend_errors() {
+        use super::{ClientError, Error, map_err};
+        let map = |e: ClientError| map_err("http://etcd:2379", e);
+        for status in [
+            tonic::Status::unavailable("no leader"),
+            tonic::Status::deadline_exceeded("slow"),
+            tonic::Status::cancelled("gone"),
+            // Made by the client from an error of its own: a connection failure.
+            tonic::Status::from_error(Box::new(std::io::Error::other("connection reset"))),
+        ] {
+            let err = map(status.into());
+            assert!(matches!(err, Error::Unavailable(_)), "{err:?}");
+            assert!(err.to_string().contains("etcd at http://etcd:2379: "), "{err}");
+        }
+        let refused = map(tonic::Status::invalid_argument("etcdserver: too many operations in txn request").into());
+        assert!(
+            matches!(&refused, Error::Backend(m) if m.contains("InvalidArgument: etcdserver: too many")),
+            "{refused:?}"
+        );
+        // Sent by etcd (no source): not a connection failure.
+        let unknown = map(tonic::Status::unknown("odd").into());
+        assert!(matches!(unknown, Error::Backend(_)), "{unknown:?}");
+        let settings = map(ClientError::Endpoint {
+            endpoint: "ftp://etcd".into(),
+            reason: "must be an http:// or https:// URL",
+        });
+        assert!(matches!(settings, Error::Backend(_)), "{settings:?}");
+    }
 
     #[test]
     fn prefix_end_increments_the_last_byte_below_0xff() {
