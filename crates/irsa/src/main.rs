@@ -103,6 +103,9 @@ fn main() -> ExitCode {
         Command::Webhook(w) => w.log_directive(),
         // `irsa up` talks to its user on stdout; per-request logs are one IRSA_LOG=info away.
         Command::Up(_) => "warn",
+        // whoami reports a failed credential chain itself, in one line; the SDK's own WARN
+        // lines would repeat it several times over.
+        Command::Whoami(_) => "error",
         _ => "info",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("IRSA_LOG")

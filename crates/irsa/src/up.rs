@@ -669,12 +669,30 @@ fn print_summary(
         .or(identities.first())
     {
         let env = projector.dir(first).join("env");
+        let env = env_value(&env.to_string_lossy());
+        // This binary's own path: `irsa whoami` needs nothing else installed (no AWS CLI).
+        let irsa = std::env::current_exe()
+            .map(|p| env_value(&p.to_string_lossy()))
+            .unwrap_or_else(|_| "irsa".to_owned());
         println!();
-        println!("Try it:");
         println!(
-            "  (set -a; . {}; aws sts get-caller-identity)",
-            env_value(&env.to_string_lossy())
+            "Try it in another terminal ({}/{}'s credentials, as its pod gets them):",
+            first.namespace, first.service_account
         );
+        println!("  (set -a; . {env}; {irsa} whoami)");
+        println!(
+            "  (set -a; . {env}; aws sts get-caller-identity)    # the AWS CLI, boto3 and the SDKs read the same variables"
+        );
+        if let Some(other) = identities
+            .iter()
+            .find(|i| i.source.starts_with("profile") && i.namespace != first.namespace)
+        {
+            let token = env_value(&projector.dir(other).join("token").to_string_lossy());
+            println!(
+                "  (set -a; . {env}; AWS_WEB_IDENTITY_TOKEN_FILE={token} {irsa} whoami)    # {}'s token: refused, with the reason",
+                other.namespace
+            );
+        }
     }
     println!("irsa up: ready");
 }

@@ -232,6 +232,19 @@ fn irsa_up_end_to_end() {
     let err = String::from_utf8_lossy(&denied.stderr);
     assert!(err.contains("AccessDenied"), "{err}");
     assert!(err.contains("system:serviceaccount:team-b:default-editor"), "{err}");
+    // `irsa whoami` says so in one line: STS's code and reason, no SDK log lines.
+    let denied = with_env(env!("CARGO_BIN_EXE_irsa"), &b_as_a, scratch)
+        .arg("whoami")
+        .output()
+        .unwrap();
+    assert_eq!(denied.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&denied.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("cannot get credentials: AssumeRoleWithWebIdentity: AccessDenied")
+            && err.contains("system:serviceaccount:team-b:default-editor"),
+        "{err}"
+    );
     // Nor team-a's team-b's.
     let mut a_as_b = env_a.clone();
     a_as_b.insert("AWS_ROLE_ARN".into(), env_b["AWS_ROLE_ARN"].clone());
