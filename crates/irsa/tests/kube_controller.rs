@@ -136,12 +136,11 @@ async fn a_profile_is_applied_trusted_handed_over_and_revoked_on_a_real_api_serv
     assert_eq!(editor, role_arn("kf-user"));
     let viewer = sas.get("default-viewer").await.unwrap();
     assert!(
-        viewer
+        !viewer
             .metadata
             .annotations
             .unwrap_or_default()
-            .get(ROLE_ANNOTATION)
-            .is_none(),
+            .contains_key(ROLE_ANNOTATION),
         "default-viewer is not annotated unless --annotate-viewer"
     );
     let bindings: Api<RoleBinding> = Api::namespaced(client.clone(), "team-a");
