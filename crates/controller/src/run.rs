@@ -48,6 +48,9 @@ pub enum RunError {
         /// Why.
         source: std::io::Error,
     },
+    /// A bad `IRSA_HTTP_*` connection limit.
+    #[error("connection limits: {0}")]
+    Limits(#[source] irsa_serve::LimitsError),
     /// Leadership was lost; the process should exit and restart.
     #[error("lost the leader-election lease {0}")]
     LeaseLost(String),
@@ -172,8 +175,19 @@ async fn serve_metrics(
                 async move { metrics.render(Some(iam.calls())) }
             }),
         );
+    let limits = irsa_serve::Limits::from_env().map_err(RunError::Limits)?;
     tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, app).await {
+        let stats = Arc::default();
+        if let Err(error) = irsa_serve::serve(
+            listener,
+            app,
+            irsa_serve::Tls::None,
+            limits,
+            stats,
+            std::future::pending(),
+        )
+        .await
+        {
             tracing::error!(%error, "metrics server stopped");
         }
     });

@@ -34,6 +34,9 @@ pub enum ServeError {
     /// Socket error.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// A bad `IRSA_HTTP_*` connection limit.
+    #[error("connection limits: {0}")]
+    Limits(#[from] irsa_serve::LimitsError),
     /// A key file could not be loaded.
     #[error(transparent)]
     Key(#[from] crate::error::KeyError),
@@ -237,57 +240,21 @@ pub fn tls_config_from_files(
     tls_config(&read(cert_chain.as_ref())?, &read(key.as_ref())?)
 }
 
-/// Serve `router` on `listener` until `shutdown` completes; HTTPS when `tls` is given.
+/// Serve `router` on `listener` until `shutdown` completes; HTTPS when `tls` is given. The
+/// connection limits are irsa's listener defaults ([`irsa_serve::Limits::from_env`]).
 ///
 /// # Errors
-/// Socket errors of the listener.
+/// Socket errors of the listener, or a bad `IRSA_HTTP_*` variable.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let Some(tls) = tls else {
-        axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
-        return Ok(());
-    };
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let (tcp, peer) = tokio::select! {
-            () = &mut shutdown => return Ok(()),
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let acceptor = acceptor.clone();
-        let service = hyper_util::service::TowerToHyperService::new(router.clone());
-        tokio::spawn(async move {
-            let stream = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!(%peer, "TLS handshake timed out");
-                    return;
-                }
-            };
-            let io = hyper_util::rt::TokioIo::new(stream);
-            if let Err(e) = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
-                .serve_connection(io, service)
-                .await
-            {
-                tracing::debug!(%peer, error = %e, "connection error");
-            }
-        });
-    }
+    let limits = irsa_serve::Limits::from_env()?;
+    let tls = tls.map_or(irsa_serve::Tls::None, irsa_serve::Tls::Fixed);
+    irsa_serve::serve(listener, router, tls, limits, Arc::default(), shutdown).await?;
+    Ok(())
 }
 
 #[cfg(test)]
