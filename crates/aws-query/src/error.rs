@@ -138,7 +138,8 @@ impl fmt::Display for ErrorCode {
     }
 }
 
-/// An error as it goes on the wire: a code and a message.
+/// An error as it goes on the wire: a code and a message; and, for the operator only, the
+/// internal cause of a server-side failure.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct AwsError {
@@ -146,6 +147,9 @@ pub struct AwsError {
     pub code: ErrorCode,
     /// The message, as AWS words it where known.
     pub message: String,
+    /// What really failed (a store error and its sources), logged with the request id and never
+    /// sent to the client: AWS's `ServiceFailure` says nothing, the operator must learn why.
+    pub cause: Option<String>,
 }
 
 impl AwsError {
@@ -154,7 +158,29 @@ impl AwsError {
         AwsError {
             code,
             message: message.into(),
+            cause: None,
         }
+    }
+
+    /// The same error, with the internal cause the operator is told.
+    #[must_use]
+    pub fn with_cause(mut self, cause: impl Into<String>) -> Self {
+        self.cause = Some(cause.into());
+        self
+    }
+
+    /// `error` and its sources in one line, each cause once.
+    pub fn cause_of(error: &(dyn std::error::Error + 'static)) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        let mut current = Some(error);
+        while let Some(e) = current {
+            let text = e.to_string();
+            if !parts.iter().any(|p| p.contains(&text)) {
+                parts.push(text);
+            }
+            current = e.source();
+        }
+        parts.join(": ")
     }
 
     /// The HTTP status.

@@ -52,13 +52,14 @@ pub fn policy_id_key(id: &str) -> String {
     format!("{POLICY_IDS}{id}")
 }
 
-/// A store failure as the client sees it: IAM's `ServiceFailure`, without internals.
+/// A store failure as the client sees it: IAM's `ServiceFailure`, without internals; the
+/// store's error (backend, endpoint, cause) travels as the cause the server logs.
 pub fn store_failure(e: &irsa_store::Error) -> AwsError {
-    let _ = e;
     AwsError::new(
         ErrorCode::ServiceFailure,
         "The request processing has failed because of an unknown error, exception or failure.",
     )
+    .with_cause(format!("store: {}", AwsError::cause_of(e)))
 }
 
 pub(crate) fn decode<T: DeserializeOwned>(key: &str, e: Entry) -> Result<(T, u64), AwsError> {

@@ -190,3 +190,62 @@ fn bad_etcd_settings_and_an_unreachable_etcd_fail_at_once_with_one_line() {
         );
     }
 }
+
+/// With etcd gone, a request is a 500 `ServiceFailure` that tells the client nothing internal,
+/// and the server logs one warning with the store's cause under the request id the client got.
+#[test]
+fn a_store_failure_is_logged_with_its_cause_and_the_request_id() {
+    let mut etcd = EtcdServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let args = [
+        "server",
+        "--listen",
+        &listen,
+        "--data-dir",
+        "data",
+        "--etcd-endpoints",
+        &etcd.url,
+    ];
+    let mut server = irsa(tmp.path(), &args, &[("IRSA_LOG", "info")]);
+    wait_healthy(&mut server, tmp.path(), port);
+    etcd.kill();
+    let out = Command::new(irsa_testkit::venv_tool("aws"))
+        .args(["iam", "get-role", "--role-name", "anything", "--debug"])
+        .current_dir(tmp.path())
+        .env("AWS_SHARED_CREDENTIALS_FILE", tmp.path().join("data/root-credentials"))
+        .env("AWS_CONFIG_FILE", tmp.path().join("no-config"))
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", format!("http://{listen}"))
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let client = String::from_utf8_lossy(&out.stderr);
+    assert!(client.contains("ServiceFailure"), "{client}");
+    assert!(!client.contains(&etcd.url), "no internals reach the client: {client}");
+    // The request id the client received (x-amzn-RequestId), in the server's warning with the cause.
+    let rid = client
+        .split("<RequestId>")
+        .nth(1)
+        .and_then(|s| s.split("</RequestId>").next())
+        .expect("a RequestId in the error response")
+        .to_owned();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let line = loop {
+        let log = stderr(tmp.path());
+        if let Some(line) = log.lines().find(|l| l.contains("request failed") && l.contains(&rid)) {
+            break line.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no warning with request id {rid}:\n{log}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(line.contains("WARN"), "{line}");
+    assert!(line.contains("cause=") && line.contains("store:"), "{line}");
+    assert!(line.contains("127.0.0.1"), "the cause names the etcd endpoint: {line}");
+    assert_eq!(stderr(tmp.path()).matches(&rid).count(), 1, "logged once");
+}

@@ -238,10 +238,12 @@ async fn query<S: Store>(
     )
     .await;
     let label = action_label(kind, &action, &outcome);
+    let mut cause = None;
     let (response, code) = match outcome {
         Ok(r) => (r, "ok".to_owned()),
         Err(e) => {
             let code = e.code.code().to_owned();
+            cause = e.cause.clone();
             (
                 xml(status_of(&e), error_response(&e, kind.namespace(), &rid), &rid),
                 code,
@@ -264,16 +266,31 @@ async fn query<S: Store>(
             outcome: code.clone(),
         })
         .inc();
-    // One line per request: no parameter, token or secret is ever logged.
-    tracing::info!(
-        request_id = %rid,
-        action = %label,
-        caller = caller_arn.as_deref().unwrap_or("-"),
-        outcome = %code,
-        status = response.status().as_u16(),
-        micros = elapsed.as_micros() as u64,
-        "request"
-    );
+    // One line per request: no parameter, token or secret is ever logged. A server-side
+    // failure is a warning with its cause, under the request id the client was given.
+    let status = response.status().as_u16();
+    if status >= 500 {
+        tracing::warn!(
+            request_id = %rid,
+            action = %label,
+            caller = caller_arn.as_deref().unwrap_or("-"),
+            outcome = %code,
+            status,
+            micros = elapsed.as_micros() as u64,
+            cause = cause.as_deref().unwrap_or("unknown"),
+            "request failed"
+        );
+    } else {
+        tracing::info!(
+            request_id = %rid,
+            action = %label,
+            caller = caller_arn.as_deref().unwrap_or("-"),
+            outcome = %code,
+            status,
+            micros = elapsed.as_micros() as u64,
+            "request"
+        );
+    }
     response
 }
 

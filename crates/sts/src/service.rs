@@ -546,7 +546,7 @@ impl<S: Store> Sts<S> {
         }
         let role = layout::get_role_by_arn(&self.store, &self.account, &claims.role_arn)
             .await
-            .map_err(|_| internal_failure())?;
+            .map_err(|e| internal_failure().with_cause(e.cause.unwrap_or(e.message)))?;
         if let Some(role) = role {
             if role.id != claims.role_id {
                 // The role was deleted and re-created: its old sessions are not its new ones'.
@@ -692,13 +692,13 @@ impl<S: Store> Sts<S> {
         let akid = access_key_id(KeyKind::Temporary, self.account_number, &mut rng);
         let secret = secret_access_key(&mut rng);
         if rng.failed {
-            return Err(internal_failure());
+            return Err(internal_failure().with_cause("the system random generator failed"));
         }
         claims.secret_access_key = secret.clone();
-        let token = self.current_ring().seal(&akid, &claims).map_err(|e| {
-            tracing::error!(error = %e, "cannot seal a session token");
-            internal_failure()
-        })?;
+        let token = self
+            .current_ring()
+            .seal(&akid, &claims)
+            .map_err(|e| internal_failure().with_cause(format!("cannot seal a session token: {e}")))?;
         if token.len() > crate::token::MAX_TOKEN_LEN {
             // Cannot happen within the packed-size limit; refuse rather than mint credentials
             // that would never open.
