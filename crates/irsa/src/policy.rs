@@ -13,10 +13,29 @@ use std::process::ExitCode;
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
     /// Check policy documents as IAM would; exit 0 when all are valid, 1 when not.
+    #[command(after_help = "Examples:
+  # The kind (trust, resource, identity) is inferred from the document and named on stderr
+  irsa policy validate examples/policies/kf-user-trust.json
+  # Managed policies, one JSON line each
+  irsa policy validate --kind managed -o json policies/*.json
+  # A trust policy against a raised ACLSizePerRole quota
+  irsa policy validate --kind trust --trust-limit 4096 trust.json")]
     Validate(ValidateArgs),
     /// Decide a request against policies, and say why.
+    #[command(after_help = "Examples:
+  # May team-a's notebook read team-b's object? (no: explained statement by statement)
+  irsa policy eval --policy examples/policies/s3-home-prefix.json --action s3:GetObject \\
+    --resource arn:aws:s3:::kubeflow-artifacts/home/team-b/model.pt \\
+    --context aws:PrincipalTag/kubeflow-namespace=team-a
+  # Would STS let this service account assume the role?
+  irsa policy eval --trust-policy examples/policies/kf-user-trust.json \\
+    --web-identity-subject system:serviceaccount:team-a:default-editor")]
     Eval(Box<EvalArgs>),
     /// Print a policy in canonical form.
+    #[command(after_help = "Examples:
+  irsa policy fmt examples/policies/kf-user-trust.json
+  # The size IAM counts
+  irsa policy fmt --compact policy.json | tr -d '\\n' | wc -c")]
     Fmt(FmtArgs),
 }
 
