@@ -21,7 +21,7 @@
 //! JSON and YAML are read by one parser (serde-saphyr), which refuses a key given twice at any
 //! depth: in a policy document that would otherwise silently drop a condition value.
 
-use irsa_aws_query::{AwsError, QueryParams};
+use irsa_aws_query::{AwsError, ErrorCode, QueryParams};
 use irsa_iam::{Iam, MAX_VERSIONS, layout, names};
 use irsa_policy::Policy;
 use irsa_store::Store;
@@ -209,7 +209,8 @@ impl Seed {
         let mut providers = std::collections::HashSet::new();
         for (i, p) in seed.oidc_providers.iter().enumerate() {
             let entry = format!("oidc-providers[{i}] ({})", p.url);
-            if !providers.insert(provider_host_path(&p.url).to_ascii_lowercase()) {
+            // As IAM tells providers apart: by the URL without its scheme, case and all.
+            if !providers.insert(provider_host_path(&p.url)) {
                 return Err(entry_err(&entry, "this provider is in the seed twice"));
             }
         }
@@ -246,121 +247,155 @@ impl Seed {
 
     /// Brings the account to the seed's state through `iam`'s actions (providers, then
     /// policies, then roles, which may attach them). `partition` forms the ARNs; `now` is the
-    /// creation time in seconds since the epoch.
+    /// creation time in seconds since the epoch. Replicas on one etcd may apply the same seed at
+    /// once: an entity another one created first is then updated like any existing one.
     pub async fn apply<S: Store>(&self, iam: &Iam<S>, partition: &str, now: i64) -> Result<SeedReport, SeedError> {
         let mut report = SeedReport::default();
-        let account = iam.account().to_owned();
+        let ctx = Ctx {
+            iam,
+            partition,
+            account: iam.account().to_owned(),
+            now,
+        };
         for (i, p) in self.oidc_providers.iter().enumerate() {
             let entry = format!("oidc-providers[{i}] ({})", p.url);
-            let run = Runner {
-                iam,
-                entry: &entry,
-                now,
-            };
-            let host_path = provider_host_path(&p.url);
-            let arn = names::oidc_provider_arn(partition, &account, host_path);
-            let existing = layout::get_oidc_provider(iam.store(), host_path)
-                .await
-                .map_err(|e| run.failed(&e))?;
-            let Some(existing) = existing else {
-                let mut pairs = vec![("Url".to_owned(), p.url.as_str())];
-                pairs.extend(members("ClientIDList", &p.client_ids));
-                pairs.extend(members("ThumbprintList", &p.thumbprints));
-                run.action("CreateOpenIDConnectProvider", &pairs).await?;
-                report.created += 1;
-                continue;
-            };
-            let mut changed = false;
-            for c in &p.client_ids {
-                if !existing.client_ids.contains(c) {
-                    run.call(
-                        "AddClientIDToOpenIDConnectProvider",
-                        &[("OpenIDConnectProviderArn", &arn), ("ClientID", c)],
-                    )
-                    .await?;
-                    changed = true;
-                }
-            }
-            let mut wanted: Vec<String> = p.thumbprints.iter().map(|t| t.to_ascii_lowercase()).collect();
-            let mut have = existing.thumbprints.clone();
-            wanted.sort();
-            wanted.dedup();
-            have.sort();
-            if !p.thumbprints.is_empty() && wanted != have {
-                let mut pairs = vec![("OpenIDConnectProviderArn".to_owned(), arn.as_str())];
-                pairs.extend(members("ThumbprintList", &p.thumbprints));
-                run.action("UpdateOpenIDConnectProviderThumbprint", &pairs).await?;
-                changed = true;
-            }
-            report.count(changed);
+            report.add(retry_once(&entry, || ctx.provider(p, &entry)).await?);
         }
         for (i, p) in self.policies.iter().enumerate() {
             let entry = format!("policies[{i}] ({})", p.name);
-            let run = Runner {
-                iam,
-                entry: &entry,
-                now,
-            };
-            let document = document_text(&entry, "document", &p.document)?;
-            let path = p.path.as_deref().unwrap_or("/");
-            let arn = names::policy_arn(partition, &account, path, &p.name);
-            let existing = layout::get_policy_by_arn(iam.store(), &account, &arn)
-                .await
-                .map_err(|e| run.failed(&e))?;
-            let Some(existing) = existing else {
-                let mut pairs = vec![
-                    ("PolicyName", p.name.as_str()),
-                    ("Path", path),
-                    ("PolicyDocument", &document),
-                ];
-                if let Some(d) = &p.description {
-                    pairs.push(("Description", d));
-                }
-                run.call("CreatePolicy", &pairs).await?;
-                report.created += 1;
-                continue;
-            };
-            if existing.default_document().is_some_and(|d| same_document(d, &document)) {
-                report.unchanged += 1;
-                continue;
-            }
-            // A new default version; at IAM's limit of versions the oldest other one makes room.
-            if existing.versions.len() >= MAX_VERSIONS
-                && let Some(oldest) = existing.versions.iter().find(|v| v.id != existing.default_version)
-            {
-                run.call("DeletePolicyVersion", &[("PolicyArn", &arn), ("VersionId", &oldest.id)])
-                    .await?;
-            }
-            run.call(
-                "CreatePolicyVersion",
-                &[
-                    ("PolicyArn", &arn),
-                    ("PolicyDocument", &document),
-                    ("SetAsDefault", "true"),
-                ],
-            )
-            .await?;
-            report.updated += 1;
+            report.add(retry_once(&entry, || ctx.policy(p, &entry)).await?);
         }
         for (i, r) in self.roles.iter().enumerate() {
             let entry = format!("roles[{i}] ({})", r.name);
-            let outcome = self.apply_role(iam, partition, &account, r, &entry, now).await?;
-            report.add(outcome);
+            report.add(retry_once(&entry, || ctx.role(self, r, &entry)).await?);
         }
         Ok(report)
     }
+}
 
-    /// One role, its inline policies and its attachments.
-    async fn apply_role<S: Store>(
-        &self,
-        iam: &Iam<S>,
-        partition: &str,
-        account: &str,
-        r: &SeedRole,
-        entry: &str,
-        now: i64,
-    ) -> Result<Outcome, SeedError> {
-        let run = Runner { iam, entry, now };
+/// Runs `f` again when it lost a race to create its entity (`Ok(None)`): the second run finds
+/// the entity and brings it to the seed's state.
+async fn retry_once<F, Fut>(entry: &str, f: F) -> Result<Outcome, SeedError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<Outcome>, SeedError>>,
+{
+    match f().await? {
+        Some(outcome) => Ok(outcome),
+        None => f()
+            .await?
+            .ok_or_else(|| entry_err(entry, "created and deleted by someone else while the seed was applied")),
+    }
+}
+
+/// What every entity's application needs.
+struct Ctx<'a, S: Store> {
+    iam: &'a Iam<S>,
+    partition: &'a str,
+    account: String,
+    now: i64,
+}
+
+impl<S: Store> Ctx<'_, S> {
+    fn run<'e>(&'e self, entry: &'e str) -> Runner<'e, S> {
+        Runner {
+            iam: self.iam,
+            entry,
+            now: self.now,
+        }
+    }
+
+    /// One OIDC provider; `None` when another writer created it first.
+    async fn provider(&self, p: &SeedProvider, entry: &str) -> Result<Option<Outcome>, SeedError> {
+        let run = self.run(entry);
+        let host_path = provider_host_path(&p.url);
+        let arn = names::oidc_provider_arn(self.partition, &self.account, host_path);
+        let existing = layout::get_oidc_provider(self.iam.store(), host_path)
+            .await
+            .map_err(|e| run.failed(&e))?;
+        let Some(existing) = existing else {
+            let mut pairs = vec![("Url", p.url.as_str())];
+            let client_ids = members("ClientIDList", &p.client_ids);
+            let thumbprints = members("ThumbprintList", &p.thumbprints);
+            pairs.extend(client_ids.iter().chain(&thumbprints).map(|(k, v)| (k.as_str(), *v)));
+            return Ok(run
+                .create("CreateOpenIDConnectProvider", &pairs)
+                .await?
+                .then_some(Outcome::Created));
+        };
+        let mut changed = false;
+        for c in &p.client_ids {
+            if !existing.client_ids.contains(c) {
+                run.call(
+                    "AddClientIDToOpenIDConnectProvider",
+                    &[("OpenIDConnectProviderArn", &arn), ("ClientID", c)],
+                )
+                .await?;
+                changed = true;
+            }
+        }
+        let mut wanted: Vec<String> = p.thumbprints.iter().map(|t| t.to_ascii_lowercase()).collect();
+        let mut have = existing.thumbprints.clone();
+        wanted.sort();
+        wanted.dedup();
+        have.sort();
+        if !p.thumbprints.is_empty() && wanted != have {
+            let thumbprints = members("ThumbprintList", &p.thumbprints);
+            let mut pairs = vec![("OpenIDConnectProviderArn", arn.as_str())];
+            pairs.extend(thumbprints.iter().map(|(k, v)| (k.as_str(), *v)));
+            run.call("UpdateOpenIDConnectProviderThumbprint", &pairs).await?;
+            changed = true;
+        }
+        Ok(Some(Outcome::of(changed)))
+    }
+
+    /// One customer managed policy; `None` when another writer created it first.
+    async fn policy(&self, p: &SeedPolicy, entry: &str) -> Result<Option<Outcome>, SeedError> {
+        let run = self.run(entry);
+        let document = document_text(entry, "document", &p.document)?;
+        let path = p.path.as_deref().unwrap_or("/");
+        let arn = names::policy_arn(self.partition, &self.account, path, &p.name);
+        let existing = layout::get_policy_by_arn(self.iam.store(), &self.account, &arn)
+            .await
+            .map_err(|e| run.failed(&e))?;
+        let Some(existing) = existing else {
+            let mut pairs = vec![
+                ("PolicyName", p.name.as_str()),
+                ("Path", path),
+                ("PolicyDocument", &document),
+            ];
+            if let Some(d) = &p.description {
+                pairs.push(("Description", d));
+            }
+            return Ok(run.create("CreatePolicy", &pairs).await?.then_some(Outcome::Created));
+        };
+        if existing.default_document().is_some_and(|d| same_document(d, &document)) {
+            return Ok(Some(Outcome::Unchanged));
+        }
+        // A new default version; at IAM's limit of versions the oldest other one makes room.
+        if existing.versions.len() >= MAX_VERSIONS
+            && let Some(oldest) = existing.versions.iter().find(|v| v.id != existing.default_version)
+        {
+            run.call("DeletePolicyVersion", &[("PolicyArn", &arn), ("VersionId", &oldest.id)])
+                .await?;
+        }
+        run.call(
+            "CreatePolicyVersion",
+            &[
+                ("PolicyArn", &arn),
+                ("PolicyDocument", &document),
+                ("SetAsDefault", "true"),
+            ],
+        )
+        .await?;
+        Ok(Some(Outcome::Updated))
+    }
+
+    /// One role, its inline policies and its attachments (managed policies named by the
+    /// `seed`'s policies' names); `None` when another writer created it first.
+    async fn role(&self, seed: &Seed, r: &SeedRole, entry: &str) -> Result<Option<Outcome>, SeedError> {
+        let (iam, partition, account, now) = (self.iam, self.partition, self.account.as_str(), self.now);
+        let run = self.run(entry);
         let trust = document_text(entry, "trust-policy", &r.trust_policy)?;
         let path = r.path.as_deref().unwrap_or("/");
         let max = r.max_session_duration.map(|m| m.to_string());
@@ -382,7 +417,9 @@ impl Seed {
                 if let Some(m) = &max {
                     pairs.push(("MaxSessionDuration", m));
                 }
-                run.call("CreateRole", &pairs).await?;
+                if !run.create("CreateRole", &pairs).await? {
+                    return Ok(None);
+                }
                 None
             }
             Some(role) => {
@@ -440,7 +477,7 @@ impl Seed {
             changed |= role.is_some();
         }
         for m in &r.managed_policies {
-            let arn = match self.policies.iter().find(|p| p.name == *m) {
+            let arn = match seed.policies.iter().find(|p| p.name == *m) {
                 Some(p) if !m.starts_with("arn:") => {
                     names::policy_arn(partition, account, p.path.as_deref().unwrap_or("/"), &p.name)
                 }
@@ -458,11 +495,10 @@ impl Seed {
                 .await?;
             changed |= role.is_some();
         }
-        Ok(match (role, changed) {
-            (None, _) => Outcome::Created,
-            (Some(_), true) => Outcome::Updated,
-            (Some(_), false) => Outcome::Unchanged,
-        })
+        Ok(Some(match role {
+            None => Outcome::Created,
+            Some(_) => Outcome::of(changed),
+        }))
     }
 }
 
@@ -474,6 +510,12 @@ enum Outcome {
     Unchanged,
 }
 
+impl Outcome {
+    fn of(changed: bool) -> Self {
+        if changed { Outcome::Updated } else { Outcome::Unchanged }
+    }
+}
+
 impl SeedReport {
     fn add(&mut self, outcome: Outcome) {
         match outcome {
@@ -481,10 +523,6 @@ impl SeedReport {
             Outcome::Updated => self.updated += 1,
             Outcome::Unchanged => self.unchanged += 1,
         }
-    }
-
-    fn count(&mut self, changed: bool) {
-        self.add(if changed { Outcome::Updated } else { Outcome::Unchanged });
     }
 }
 
@@ -509,9 +547,15 @@ impl<S: Store> Runner<'_, S> {
         Ok(())
     }
 
-    async fn action(&self, action: &str, pairs: &[(String, &str)]) -> Result<(), SeedError> {
-        let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-        self.call(action, &borrowed).await
+    /// A `Create*` action: `Ok(false)` when the entity exists already (another writer made it
+    /// since it was looked up).
+    async fn create(&self, action: &str, pairs: &[(&str, &str)]) -> Result<bool, SeedError> {
+        let p = params(pairs).map_err(|e| self.failed(&e))?;
+        match self.iam.handle(action, &p, self.now).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.code == ErrorCode::EntityAlreadyExists => Ok(false),
+            Err(e) => Err(entry_err(self.entry, format!("{action}: {e}"))),
+        }
     }
 }
 
@@ -551,8 +595,8 @@ mod tests {
                 "policies[1] (P): a policy of this name is in the seed twice",
             ),
             (
-                "oidc-providers:\n  - url: https://x.example\n  - url: https://X.example\n",
-                "oidc-providers[1] (https://X.example): this provider is in the seed twice",
+                "oidc-providers:\n  - url: https://x.example\n  - url: https://x.example\n",
+                "oidc-providers[1] (https://x.example): this provider is in the seed twice",
             ),
         ];
         for (text, want) in cases {

@@ -219,3 +219,29 @@ async fn the_memory_store_writes_nothing_and_hands_over_its_generated_key() {
     assert!(server.started().ephemeral_root_secret.is_none());
     assert_eq!(server.started().seeded, Some(SeedReport::default()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_applying_one_seed_at_once_both_start() {
+    // Two IAM services over one store, as two replicas on one etcd: whichever loses a race to
+    // create an entity finds it and carries on.
+    let store = irsa_store::RedbStore::in_memory().unwrap();
+    let iam = || {
+        irsa_iam::Iam::new(
+            store.clone(),
+            "111122223333".into(),
+            "aws".into(),
+            irsa_policy::Limits::default(),
+            Box::new(irsa_iam::SystemRandom::new()),
+        )
+    };
+    let (a, b) = (iam(), iam());
+    let seed = Seed::parse(SEED).unwrap();
+    for round in 0..5 {
+        let (ra, rb) = tokio::join!(seed.apply(&a, "aws", round), seed.apply(&b, "aws", round));
+        let (ra, rb) = (ra.unwrap(), rb.unwrap());
+        let created = ra.created + rb.created;
+        assert_eq!(created, if round == 0 { 3 } else { 0 }, "{ra:?} {rb:?}");
+        assert_eq!(ra.created + ra.updated + ra.unchanged, 3);
+        assert_eq!(rb.created + rb.updated + rb.unchanged, 3);
+    }
+}
