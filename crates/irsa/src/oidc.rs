@@ -12,12 +12,28 @@ use std::time::Duration;
 #[derive(Debug, Subcommand)]
 pub enum OidcCommand {
     /// Generate a service-account signing key (PKCS#8 PEM, mode 0600).
+    #[command(after_help = "Examples:
+  irsa oidc keygen --alg RS256 --out sa-signer.key
+  irsa oidc keygen --alg ES256 --out sa-signer-ec.key --force")]
     Keygen(KeygenArgs),
     /// Print the JWKS (`keys.json`) a cluster publishes for its public keys.
+    #[command(after_help = "Examples:
+  irsa oidc jwks --public-key sa-signer.key > site/clusters/prod/openid/v1/jwks
+  # During a rotation: both keys
+  irsa oidc jwks --public-key old.key --public-key new.key")]
     Jwks(JwksArgs),
     /// Print the OpenID discovery document.
+    #[command(after_help = "Examples:
+  irsa oidc discovery --issuer https://oidc.example.com/clusters/prod --public-key sa-signer.key
+  irsa oidc discovery --issuer https://oidc.example.com/clusters/prod \\
+    --jwks-uri https://oidc.example.com/clusters/prod/keys.json")]
     Discovery(DiscoveryArgs),
     /// Serve the discovery document and the JWKS, as kube-apiserver does.
+    #[command(after_help = "Examples:
+  irsa oidc serve --issuer https://oidc.example.com/clusters/prod --key sa-signer.key \\
+    --listen 0.0.0.0:443 --tls-cert tls.crt --tls-key tls.key
+  # Plain HTTP on a laptop (irsa server --allow-http-issuers accepts it)
+  irsa oidc serve --issuer http://127.0.0.1:8443 --key sa-signer.key")]
     Serve(ServeArgs),
 }
 

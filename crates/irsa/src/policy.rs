@@ -4,7 +4,7 @@ use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use irsa_policy::trust::{OidcProvider, web_identity_trust};
 use irsa_policy::{
-    Context, Limits, Policy, PolicyKind, PolicyRole, PolicySet, Report, Request, RequestPrincipal, validate,
+    Context, Limits, Policy, PolicyKind, PolicyRole, PolicySet, Report, Request, RequestPrincipal, infer_kind, validate,
 };
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -13,10 +13,29 @@ use std::process::ExitCode;
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
     /// Check policy documents as IAM would; exit 0 when all are valid, 1 when not.
+    #[command(after_help = "Examples:
+  # The kind (trust, resource, identity) is inferred from the document and named on stderr
+  irsa policy validate examples/policies/kf-user-trust.json
+  # Managed policies, one JSON line each
+  irsa policy validate --kind managed -o json policies/*.json
+  # A trust policy against a raised ACLSizePerRole quota
+  irsa policy validate --kind trust --trust-limit 4096 trust.json")]
     Validate(ValidateArgs),
     /// Decide a request against policies, and say why.
+    #[command(after_help = "Examples:
+  # May team-a's notebook read team-b's object? (no: explained statement by statement)
+  irsa policy eval --policy examples/policies/s3-home-prefix.json --action s3:GetObject \\
+    --resource arn:aws:s3:::kubeflow-artifacts/home/team-b/model.pt \\
+    --context aws:PrincipalTag/kubeflow-namespace=team-a
+  # Would STS let this service account assume the role?
+  irsa policy eval --trust-policy examples/policies/kf-user-trust.json \\
+    --web-identity-subject system:serviceaccount:team-a:default-editor")]
     Eval(Box<EvalArgs>),
     /// Print a policy in canonical form.
+    #[command(after_help = "Examples:
+  irsa policy fmt examples/policies/kf-user-trust.json
+  # The size IAM counts
+  irsa policy fmt --compact policy.json | tr -d '\\n' | wc -c")]
     Fmt(FmtArgs),
 }
 
@@ -69,8 +88,10 @@ pub struct ValidateArgs {
     #[arg(required = true)]
     files: Vec<PathBuf>,
     /// What the documents are for: decides required and prohibited elements and the size limit.
-    #[arg(long, value_enum, default_value_t = Kind::Identity)]
-    kind: Kind,
+    /// Without it, each document's kind is inferred (a Principal with an sts:AssumeRole* action:
+    /// trust; a Principal otherwise: resource; no Principal: identity) and named on stderr.
+    #[arg(long, value_enum)]
+    kind: Option<Kind>,
     #[command(flatten)]
     limits: LimitArgs,
     /// Output format.
@@ -159,17 +180,23 @@ struct ReportJson<'a> {
     errors: &'a [irsa_policy::Diagnostic],
     warnings: &'a [irsa_policy::Diagnostic],
     size: usize,
+    /// The kind the document was checked as.
+    kind: PolicyKind,
+    /// Whether that kind was inferred from the document (no `--kind`).
+    kind_inferred: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     file: Option<String>,
 }
 
 impl<'a> ReportJson<'a> {
-    fn new(r: &'a Report, file: Option<String>) -> Self {
+    fn new(r: &'a Report, kind: PolicyKind, kind_inferred: bool, file: Option<String>) -> Self {
         ReportJson {
             valid: r.valid,
             errors: &r.errors,
             warnings: &r.warnings,
             size: r.size,
+            kind,
+            kind_inferred,
             file,
         }
     }
@@ -183,17 +210,32 @@ struct EvalJson<'a> {
 
 fn validate_cmd(a: &ValidateArgs) -> Result<ExitCode> {
     let limits = a.limits.limits();
-    let kind: PolicyKind = a.kind.into();
     let mut all_valid = true;
     let mut out = std::io::stdout().lock();
     for file in &a.files {
         let text = read(file)?;
+        let kind = match a.kind {
+            Some(k) => k.into(),
+            None => {
+                // On stderr, so that stdout stays one line (or one JSON object) per file.
+                let guess = infer_kind(&text);
+                eprintln!(
+                    "irsa: {}: checked as {} {} policy: {} (--kind chooses)",
+                    file.display(),
+                    if guess.kind == PolicyKind::Identity { "an" } else { "a" },
+                    guess.kind,
+                    guess.reason
+                );
+                guess.kind
+            }
+        };
         let r = validate(&text, kind, &limits);
         all_valid &= r.valid;
         match a.output {
             Output::Json => {
                 let name = (a.files.len() > 1).then(|| file.display().to_string());
-                writeln!(out, "{}", serde_json::to_string(&ReportJson::new(&r, name))?)?;
+                let json = ReportJson::new(&r, kind, a.kind.is_none(), name);
+                writeln!(out, "{}", serde_json::to_string(&json)?)?;
             }
             Output::Text => {
                 let verdict = if r.valid { "valid" } else { "invalid" };

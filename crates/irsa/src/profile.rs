@@ -10,6 +10,10 @@ use std::process::ExitCode;
 #[derive(Debug, Subcommand)]
 pub enum ProfileCommand {
     /// Print every object the controller would apply for a Profile, and the trust change.
+    #[command(after_help = "Examples:
+  irsa profile render examples/profiles/team-a.yaml
+  # With the controller's allow-list, as JSON
+  irsa profile render --json --allowed-role 'arn:aws:iam::111122223333:role/kf-*' examples/profiles/team-a.yaml")]
     Render(RenderArgs),
 }
 
@@ -28,10 +32,22 @@ pub struct RenderArgs {
 #[derive(Debug, Subcommand)]
 pub enum TrustCommand {
     /// Trust `system:serviceaccount:NS:SA` in the role's trust policy (other statements untouched).
+    #[command(after_help = "Examples:
+  irsa trust add --role-arn arn:aws:iam::111122223333:role/kf-user --namespace team-a --service-account default-editor
+  # A role that trusts no provider yet, against irsa server
+  irsa trust add --role-arn arn:aws:iam::000000000000:role/r --issuer https://oidc.example.com/clusters/prod \\
+    --namespace team-a --service-account default-editor --endpoint-url http://127.0.0.1:4566")]
     Add(TrustEditArgs),
     /// Stop trusting `system:serviceaccount:NS:SA` (a statement left without subjects is removed).
+    #[command(after_help = "Examples:
+  irsa trust remove --role-arn arn:aws:iam::111122223333:role/kf-user --namespace team-a --service-account default-editor
+  irsa trust remove --role-arn arn:aws:iam::000000000000:role/r --namespace team-b --service-account default-editor \\
+    --endpoint-url http://127.0.0.1:4566")]
     Remove(TrustEditArgs),
     /// Print the role's trust policy and what it grants each OIDC provider.
+    #[command(after_help = "Examples:
+  irsa trust show --role-arn arn:aws:iam::111122223333:role/kf-user
+  irsa trust show --role-arn arn:aws:iam::000000000000:role/r --endpoint-url http://127.0.0.1:4566")]
     Show(TrustShowArgs),
 }
 

@@ -71,6 +71,14 @@ pub struct ServerArgs {
     /// The client certificate's private key (PEM).
     #[arg(long, env = "IRSA_ETCD_KEY_FILE", value_name = "PEM")]
     etcd_key_file: Option<PathBuf>,
+    /// Keep the state in memory: nothing is written to disk (no store, no root credentials
+    /// file) and it ends with the process; for CI. Generated root keys are printed on stderr.
+    #[arg(long, env = "IRSA_EPHEMERAL")]
+    ephemeral: bool,
+    /// Create OIDC providers, managed policies and roles from this YAML or JSON file before
+    /// listening; what already matches is left alone. A bad seed stops the server (exit 2).
+    #[arg(long, env = "IRSA_SEED", value_name = "FILE")]
+    seed: Option<PathBuf>,
 }
 
 fn file_value(file: &serde_json::Map<String, Value>, key: &str) -> Option<String> {
@@ -98,6 +106,8 @@ const KEYS: &[&str] = &[
     "etcd-ca-file",
     "etcd-cert-file",
     "etcd-key-file",
+    "ephemeral",
+    "seed",
 ];
 
 fn load_file(path: &PathBuf) -> Result<serde_json::Map<String, Value>> {
@@ -291,6 +301,17 @@ impl ServerArgs {
             self.etcd_endpoints
         };
         let path = |key: &str| get(key).map(PathBuf::from);
+        let data_dir = self.data_dir.or_else(|| path("data-dir"));
+        let ephemeral = self.ephemeral || get("ephemeral").as_deref() == Some("true");
+        if ephemeral && !endpoints.is_empty() {
+            bail!("--ephemeral keeps the state in memory and --etcd-endpoints in etcd; choose one");
+        }
+        if ephemeral && let Some(d) = &data_dir {
+            bail!(
+                "--ephemeral writes nothing to disk, so --data-dir `{}` has no use; drop one of them",
+                d.display()
+            );
+        }
         let store = etcd_choice(
             endpoints,
             self.etcd_prefix.or_else(|| get("etcd-prefix")),
@@ -298,12 +319,23 @@ impl ServerArgs {
             self.etcd_cert_file.or_else(|| path("etcd-cert-file")),
             self.etcd_key_file.or_else(|| path("etcd-key-file")),
         )?;
+        let store = if ephemeral {
+            irsa_server::StoreChoice::Memory
+        } else {
+            store
+        };
+        let seed = match self.seed.or_else(|| path("seed")) {
+            Some(file) => {
+                let text =
+                    std::fs::read_to_string(&file).with_context(|| format!("cannot read seed `{}`", file.display()))?;
+                let seed = irsa_server::Seed::parse(&text).with_context(|| format!("seed `{}`", file.display()))?;
+                Some(seed)
+            }
+            None => None,
+        };
         Ok(irsa_server::ServerConfig {
             listen,
-            data_dir: self
-                .data_dir
-                .or_else(|| get("data-dir").map(PathBuf::from))
-                .unwrap_or_else(default_data_dir),
+            data_dir: data_dir.unwrap_or_else(default_data_dir),
             store,
             account,
             region: self
@@ -318,6 +350,7 @@ impl ServerArgs {
             oidc_ca_pem,
             allow_http_issuers: self.allow_http_issuers || get("allow-http-issuers").as_deref() == Some("true"),
             trust_limit,
+            seed,
         })
     }
 }
@@ -328,19 +361,34 @@ pub fn run(args: ServerArgs) -> Result<ExitCode> {
     rt.block_on(irsa_server::serve(
         config,
         |s| {
+            let credentials = match &s.root_credentials_file {
+                Some(file) => format!("root credentials in {}", file.display()),
+                None => format!("root access key id {}", s.root_access_key_id),
+            };
             tracing::info!(
                 listen = %s.addr,
                 root_access_key_id = %s.root_access_key_id,
-                root_credentials = %s.root_credentials_file.display(),
+                credentials = %credentials,
                 store = %s.store,
+                seeded = %s.seeded.map(|r| r.to_string()).unwrap_or_else(|| "no seed".to_owned()),
                 "irsa STS + IAM service ready"
             );
+            if let Some(report) = s.seeded {
+                eprintln!("irsa server: seed applied: {report}");
+            }
             eprintln!(
-                "irsa server: STS + IAM on http://{} (store: {}; root credentials in {})",
-                s.addr,
-                s.store,
-                s.root_credentials_file.display()
+                "irsa server: STS + IAM on http://{} (store: {}; {credentials})",
+                s.addr, s.store
             );
+            // In memory there is no file to hand generated keys over in; they die with the process.
+            if let Some(secret) = &s.ephemeral_root_secret {
+                eprintln!(
+                    "irsa server: generated root credentials, valid until this process ends: \
+                     AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={}",
+                    s.root_access_key_id,
+                    secret.expose()
+                );
+            }
         },
         crate::shutdown_signal(),
     ))?;

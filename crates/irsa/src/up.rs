@@ -537,6 +537,11 @@ async fn up(
     let mut server = irsa_server::spawn_with(server_config, irsa_oidc::router(docs)).await?;
     let started = server.started().clone();
     let endpoint = format!("http://{}", reachable(started.addr));
+    // `irsa up` runs on the embedded store, which always writes the file.
+    let root_credentials_file = started
+        .root_credentials_file
+        .clone()
+        .context("the STS + IAM service wrote no root credentials file")?;
 
     let result = async {
         let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -546,7 +551,7 @@ async fn up(
                 aws_config::profile::ProfileFileCredentialsProvider::builder()
                     .profile_files(
                         EnvConfigFiles::builder()
-                            .with_file(EnvConfigFileKind::Credentials, &started.root_credentials_file)
+                            .with_file(EnvConfigFileKind::Credentials, &root_credentials_file)
                             .build(),
                     )
                     .build(),
@@ -610,7 +615,7 @@ async fn up(
         &dir,
         &endpoint,
         &issuer,
-        &started.root_credentials_file,
+        &root_credentials_file,
         &identities,
         &projector,
     );

@@ -18,6 +18,11 @@ pub struct WebhookCommand {
 enum WebhookSub {
     /// What will the webhook do to this pod? Prints the JSONPatch (or the mutated pod)
     /// the server would answer with, from files and without a cluster.
+    #[command(after_help = "Examples:
+  irsa webhook mutate --service-account sa.yaml pod.yaml
+  # The mutated pod as YAML, with the region injected
+  kubectl get pod nb-0 -o yaml | irsa webhook mutate --service-account sa.yaml --aws-default-region=us-west-2 \\
+    --output pod --format yaml -")]
     Mutate(Box<irsa_webhook::MutateArgs>),
 }
 

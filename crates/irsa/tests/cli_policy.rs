@@ -52,12 +52,18 @@ fn validate_exit_codes_and_json_shape() {
     ]);
     assert_eq!(bad.status.code(), Some(1));
     // The raw line, so member order is checked too.
-    insta::assert_snapshot!(stdout(&bad), @r###"{"valid":false,"errors":[{"pointer":"/Statement/0/Condition/StringEquals/oidc.eks.us-west-2.amazonaws.com~1id~1EXAMPLED539D4633E53DE1B71EXAMPLE:sub","message":"invalid JSON: duplicate key `oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE:sub` at line 14 column 11"},{"pointer":"/Statement/0/Condition/StringEquals","message":"invalid JSON: trailing comma before `}` at line 15 column 9"}],"warnings":[],"size":600}"###);
+    insta::assert_snapshot!(stdout(&bad), @r###"{"valid":false,"errors":[{"pointer":"/Statement/0/Condition/StringEquals/oidc.eks.us-west-2.amazonaws.com~1id~1EXAMPLED539D4633E53DE1B71EXAMPLE:sub","message":"invalid JSON: duplicate key `oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE:sub` at line 14 column 11"},{"pointer":"/Statement/0/Condition/StringEquals","message":"invalid JSON: trailing comma before `}` at line 15 column 9"}],"warnings":[],"size":600,"kind":"trust","kind_inferred":false}"###);
 }
 
 #[test]
 fn validate_applies_the_kind_and_the_limit() {
-    let as_identity = irsa(&["policy", "validate", "examples/policies/kf-user-trust.json"]);
+    let as_identity = irsa(&[
+        "policy",
+        "validate",
+        "--kind",
+        "identity",
+        "examples/policies/kf-user-trust.json",
+    ]);
     assert_eq!(as_identity.status.code(), Some(1));
     assert!(stdout(&as_identity).contains("has prohibited field Principal"));
     let tight = irsa(&[
@@ -71,6 +77,80 @@ fn validate_applies_the_kind_and_the_limit() {
     ]);
     assert_eq!(tight.status.code(), Some(1));
     assert!(stdout(&tight).contains("exceeds the 500-character limit for trust policies by 54"));
+}
+
+#[test]
+fn validate_without_kind_infers_it_and_says_so() {
+    // A correct trust policy is valid without --kind (it used to be "prohibited field Principal").
+    let trust = irsa(&["policy", "validate", "examples/policies/kf-user-trust.json"]);
+    assert_eq!(trust.status.code(), Some(0), "{}", stderr(&trust));
+    assert_eq!(
+        stdout(&trust),
+        "examples/policies/kf-user-trust.json: valid (trust policy, 554 of 2048 characters)\n"
+    );
+    assert_eq!(
+        stderr(&trust),
+        "irsa: examples/policies/kf-user-trust.json: checked as a trust policy: statement 1 names a \
+         Principal and `sts:AssumeRoleWithWebIdentity` (--kind chooses)\n"
+    );
+
+    // JSON stays one object per line on stdout, with the kind and that it was inferred.
+    let out = irsa(&[
+        "policy",
+        "validate",
+        "-o",
+        "json",
+        "examples/policies/s3-home-prefix.json",
+        "examples/policies/kf-user-trust.json",
+        "examples/policies/seed-trust-policy.json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let lines: Vec<serde_json::Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let kinds: Vec<(&str, bool, bool)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["kind"].as_str().unwrap(),
+                l["kind_inferred"].as_bool().unwrap(),
+                l["valid"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    // The seed's trust policy (a duplicate key and a trailing comma) is not JSON: checked as an
+    // identity policy, and invalid for its syntax.
+    assert_eq!(
+        kinds,
+        [
+            ("identity", true, true),
+            ("trust", true, true),
+            ("identity", true, false)
+        ]
+    );
+    let err = stderr(&out);
+    assert!(err.contains("s3-home-prefix.json: checked as an identity policy: no statement names a Principal"));
+    assert!(err.contains("seed-trust-policy.json: checked as an identity policy: the document could not be read"));
+
+    // A resource policy (a Principal, no sts:AssumeRole*), from standard input.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_irsa"))
+        .args(["policy", "validate", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        &mut child.stdin.take().unwrap(),
+        br#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::b/*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}"#,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("-: valid (resource policy"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stderr(&out).contains("checked as a resource policy: statement 1 names a Principal"));
 }
 
 #[test]

@@ -45,7 +45,8 @@ fn wait_healthy(server: &mut Proc, dir: &Path, port: u16) {
             panic!("irsa server exited with {status}:\n{}", stderr(dir));
         }
         if let Ok((200, body)) = http_get(port, "/healthz") {
-            assert_eq!(body, "ok");
+            let health: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert_eq!((&health["status"], &health["store"]), (&"ok".into(), &"etcd".into()));
             return;
         }
         assert!(Instant::now() < deadline, "no /healthz within 30 s:\n{}", stderr(dir));

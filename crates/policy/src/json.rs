@@ -99,6 +99,20 @@ pub(crate) fn parse(src: &str) -> Result<Json, Vec<JsonError>> {
     }
 }
 
+/// Parses a document whose only faults are duplicate keys (the first member of
+/// each name is kept); `None` for anything that is not JSON. For guessing what a
+/// document is for, where a duplicate is reported later by [`parse`] anyway.
+pub(crate) fn parse_keeping_first(src: &str) -> Option<Json> {
+    let mut r = Reader {
+        src,
+        bytes: src.as_bytes(),
+        pos: 0,
+        path: Vec::new(),
+        duplicates: Vec::new(),
+    };
+    r.document().ok()
+}
+
 impl Reader<'_> {
     fn document(&mut self) -> Result<Json, JsonError> {
         self.skip_ws();

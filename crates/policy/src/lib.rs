@@ -10,7 +10,8 @@
 //! - [`validate`] / [`Policy::parse`]: a strict JSON reader (duplicate keys at
 //!   any depth, trailing commas and non-Latin-1 characters are errors, each
 //!   reported at its RFC 6901 pointer), then the policy model ([`Policy`]),
-//!   then kind-specific rules and IAM's size accounting ([`policy_size`]).
+//!   then kind-specific rules and IAM's size accounting ([`policy_size`]);
+//!   [`infer_kind`] guesses the kind from the document when nobody says.
 //! - [`CompiledPolicy`]: patterns and values prepared once.
 //! - [`PolicySet::evaluate`] / [`PolicySet::explain`]: a request against
 //!   identity, resource, boundary and session policies in AWS's order, with an
@@ -27,6 +28,7 @@
 
 mod compile;
 mod eval;
+mod infer;
 mod json;
 mod model;
 mod parse;
@@ -37,6 +39,7 @@ mod value;
 
 pub use compile::CompiledPolicy;
 pub use eval::{Decision, Explanation, PolicyRole, PolicySet, PolicyTrace, StatementOutcome, StatementTrace};
+pub use infer::{KindGuess, KindReason, infer_kind};
 pub use json::JsonError;
 pub use model::{
     BaseOperator, ConditionBlock, ConditionEntry, Effect, Operator, Policy, PrincipalElement, PrincipalSpec,

@@ -1,5 +1,6 @@
 //! Starting the service: store, IAM, STS, listener.
 
+use crate::seed::{Seed, SeedReport};
 use crate::service::{App, ServerError, router};
 use irsa_store::{AnyStore, EtcdConfig, EtcdStore, RedbStore};
 use irsa_sts::{Sts, StsConfig};
@@ -17,13 +18,27 @@ pub enum StoreChoice {
     /// An etcd cluster: replicas on the same endpoints and prefix are one service (they share
     /// IAM's entities, the root access key and the session-token key ring).
     Etcd(EtcdConfig),
+    /// In memory only (redb's in-memory backend): nothing is written to disk, not even the
+    /// root credentials file, and the state ends with the process; for CI.
+    Memory,
 }
 
 impl StoreChoice {
+    /// `embedded`, `etcd` or `memory`: what `/healthz` reports.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StoreChoice::Embedded => "embedded",
+            StoreChoice::Etcd(_) => "etcd",
+            StoreChoice::Memory => "memory",
+        }
+    }
+
     /// What an operator is told about the store: never a key or a secret.
     fn describe(&self, data_dir: &std::path::Path) -> String {
         match self {
             StoreChoice::Embedded => format!("embedded, in {}", data_dir.display()),
+            StoreChoice::Memory => "in memory, nothing written to disk".to_owned(),
             StoreChoice::Etcd(c) => {
                 let tls = match &c.tls {
                     None => "",
@@ -59,6 +74,8 @@ pub struct ServerConfig {
     pub allow_http_issuers: bool,
     /// Trust-policy size limit (ACLSizePerRole).
     pub trust_limit: usize,
+    /// Entities to create (or bring to the seed's state) before the service listens.
+    pub seed: Option<Seed>,
 }
 
 impl ServerConfig {
@@ -77,6 +94,7 @@ impl ServerConfig {
             oidc_ca_pem: None,
             allow_http_issuers: false,
             trust_limit: 2048,
+            seed: None,
         }
     }
 }
@@ -99,17 +117,40 @@ fn write_root_credentials(dir: &std::path::Path, id: &str, secret: &str) -> std:
     Ok(path)
 }
 
+/// A secret that `Debug` does not print.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
 /// What a started service tells its operator.
 #[derive(Debug, Clone)]
 pub struct Started {
     /// The address it listens on.
     pub addr: SocketAddr,
-    /// The root credentials file.
-    pub root_credentials_file: PathBuf,
+    /// The root credentials file; `None` on the in-memory store, which writes no file.
+    pub root_credentials_file: Option<PathBuf>,
     /// The root access key id (the secret is only in the file).
     pub root_access_key_id: String,
+    /// The generated root secret of an in-memory service started without root keys: it has no
+    /// file to put it in, and its operator needs it (it dies with the process).
+    pub ephemeral_root_secret: Option<Secret>,
     /// Which store it runs on (`embedded, in DIR` or `etcd at URLS, prefix "P"`), for logs.
     pub store: String,
+    /// What applying the seed did, when there was one.
+    pub seeded: Option<SeedReport>,
 }
 
 /// Opens the chosen store, starts IAM and STS, binds the listener and
@@ -131,13 +172,17 @@ pub async fn serve_with(
     on_start: impl FnOnce(&Started),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| ServerError::DataDir {
-        path: config.data_dir.clone(),
-        source,
-    })?;
+    let in_memory = matches!(config.store, StoreChoice::Memory);
+    if !in_memory {
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| ServerError::DataDir {
+            path: config.data_dir.clone(),
+            source,
+        })?;
+    }
     let store_description = config.store.describe(&config.data_dir);
     let store = match &config.store {
         StoreChoice::Embedded => AnyStore::from(RedbStore::open(&config.data_dir).await?),
+        StoreChoice::Memory => AnyStore::from(RedbStore::in_memory()?),
         // Bounded by the config's connect and request timeouts: an unreachable etcd is an error,
         // not a hang.
         StoreChoice::Etcd(etcd) => AnyStore::from(EtcdStore::connect(etcd.clone()).await?),
@@ -161,18 +206,23 @@ pub async fn serve_with(
         Box::new(irsa_iam::SystemRandom::new()),
     )
     .allow_local_issuers(config.allow_http_issuers);
+    let seeded = match &config.seed {
+        Some(seed) => Some(seed.apply(&iam, &config.partition, unix_now()).await?),
+        None => None,
+    };
     let (id, secret) = sts.root_credentials();
-    let file = write_root_credentials(&config.data_dir, &id, &secret).map_err(|source| ServerError::DataDir {
-        path: config.data_dir.clone(),
-        source,
-    })?;
-    let app = Arc::new(App::new(
-        iam,
-        sts,
-        config.region.clone(),
-        config.partition.clone(),
-        false,
-    ));
+    let (file, ephemeral_root_secret) = if in_memory {
+        (None, config.root_access_key.is_none().then_some(Secret(secret)))
+    } else {
+        let file = write_root_credentials(&config.data_dir, &id, &secret).map_err(|source| ServerError::DataDir {
+            path: config.data_dir.clone(),
+            source,
+        })?;
+        (Some(file), None)
+    };
+    let app = Arc::new(
+        App::new(iam, sts, config.region.clone(), config.partition.clone(), false).with_store_kind(config.store.kind()),
+    );
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServerError::Listen {
@@ -187,7 +237,9 @@ pub async fn serve_with(
         addr,
         root_credentials_file: file,
         root_access_key_id: id,
+        ephemeral_root_secret,
         store: store_description,
+        seeded,
     });
     axum::serve(
         listener,
@@ -198,6 +250,12 @@ pub async fn serve_with(
     .with_graceful_shutdown(shutdown)
     .await
     .map_err(|source| ServerError::Listen { addr, source })
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// A service running in a task of the current tokio runtime ([`spawn`]). Dropping it (or

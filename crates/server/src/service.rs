@@ -62,6 +62,9 @@ pub enum ServerError {
     /// The STS could not start.
     #[error(transparent)]
     Sts(#[from] irsa_sts::StsError),
+    /// The seed could not be applied.
+    #[error("seed: {0}")]
+    Seed(#[from] crate::seed::SeedError),
     /// The data directory cannot be used.
     #[error("data directory {}: {source}", path.display())]
     DataDir {
@@ -98,6 +101,7 @@ pub struct App<S: Store> {
     region: String,
     partition: String,
     secure_transport: bool,
+    store_kind: &'static str,
 }
 
 impl<S: Store> App<S> {
@@ -112,17 +116,36 @@ impl<S: Store> App<S> {
             region,
             partition,
             secure_transport,
+            store_kind: "unknown",
         }
+    }
+
+    /// Names the store in `/healthz` (`embedded`, `etcd`, `memory`).
+    #[must_use]
+    pub fn with_store_kind(mut self, kind: &'static str) -> Self {
+        self.store_kind = kind;
+        self
     }
 }
 
 /// The routes: the Query endpoint on `/`, `/healthz` and `/metrics`.
 pub fn router<S: Store>(app: Arc<App<S>>) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz::<S>))
         .route("/metrics", get(metrics::<S>))
         .route("/", any(query::<S>))
         .with_state(app)
+}
+
+/// `{"status":"ok","version":…,"store":…}`: JSON, so that a CI step or a container health
+/// check can also tell which build and which store it reached.
+async fn healthz<S: Store>(State(app): State<Arc<App<S>>>) -> Response {
+    let body = format!(
+        r#"{{"status":"ok","service":"irsa","version":"{}","store":"{}"}}"#,
+        env!("CARGO_PKG_VERSION"),
+        app.store_kind
+    );
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 async fn metrics<S: Store>(State(app): State<Arc<App<S>>>) -> Response {

@@ -45,7 +45,7 @@ impl Replica {
 
     /// The root key id and secret this replica wrote to its data dir.
     fn root_file(&self) -> (String, String) {
-        common::root_key_in(&self.server.started().root_credentials_file)
+        common::root_key_in(self.server.started().root_credentials_file.as_deref().unwrap())
     }
 
     async fn client(&self, id: &str, secret: &str, token: Option<&str>) -> aws_config::SdkConfig {

@@ -40,7 +40,7 @@ async fn start_in(data_dir: &std::path::Path) -> Running {
         .await
         .unwrap()
         .unwrap();
-    let root = common::root_key_in(&server.started().root_credentials_file);
+    let root = common::root_key_in(server.started().root_credentials_file.as_deref().unwrap());
     assert_eq!(root.0, server.started().root_access_key_id);
     Running {
         url: server.url(),
@@ -184,6 +184,15 @@ async fn malformed_requests_get_aws_errors_not_500s() {
     assert_eq!(r.status().as_u16(), 400);
     let health = client.get(format!("{}/healthz", s.url)).send().await.unwrap();
     assert_eq!(health.status().as_u16(), 200);
+    assert_eq!(
+        health.headers().get("content-type").unwrap().to_str().unwrap(),
+        "application/json"
+    );
+    let health: serde_json::Value = serde_json::from_str(&health.text().await.unwrap()).unwrap();
+    assert_eq!(
+        health,
+        serde_json::json!({"status": "ok", "service": "irsa", "version": env!("CARGO_PKG_VERSION"), "store": "embedded"})
+    );
     let metrics = client
         .get(format!("{}/metrics", s.url))
         .send()

@@ -24,7 +24,8 @@
 //! * [`admission`]: AdmissionReview v1/v1beta1 decoding and answering, never panicking on input;
 //! * [`offline`]: the `irsa webhook mutate` entry point (files in, patch or pod out);
 //! * [`server`], [`tls`], [`metrics`]: the axum router (`/mutate`, `/healthz`, `/readyz`,
-//!   `/metrics`), HTTPS with rustls and certificate hot reload, Prometheus metrics;
+//!   `/metrics`), HTTPS with rustls and certificate hot reload, Prometheus metrics named as
+//!   upstream's, served in the text format upstream serves ([`exposition`]);
 //! * [`k8s`], [`watch`], [`imds`]: kube-rs ServiceAccount/ConfigMap watches and the cache-miss
 //!   look-up, the Pod Identity file watcher, the IMDSv2 client for `--compose-role-arn`;
 //! * [`run()`]: everything wired together, what `irsa webhook` runs.
@@ -46,6 +47,7 @@
 pub mod admission;
 pub mod annotations;
 pub mod config;
+pub mod exposition;
 pub mod imds;
 pub mod k8s;
 pub mod metrics;

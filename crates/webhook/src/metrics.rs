@@ -1,10 +1,13 @@
-//! Prometheus metrics (`prometheus-client`, OpenMetrics text).
+//! Prometheus metrics (`prometheus-client`), served in the Prometheus text format 0.0.4 as
+//! upstream serves them ([`crate::exposition`]).
 //!
-//! Upstream's metric names and labels are kept (`http_request_count`, `http_request_latencies`
-//! in microseconds, `pod_identity_webhook_pod_count{method}`,
-//! `pod_identity_webhook_missing_sa_count`, `pod_identity_webhook_used`); as OpenMetrics
-//! requires, counters are exposed with a `_total` suffix. irsa adds finer-grained latency
-//! (`irsa_webhook_request_duration_seconds`), review outcomes and cache sizes.
+//! Upstream's metrics keep their names, types, labels and help texts ([`UPSTREAM_METRICS`]), so
+//! that dashboards and alerts written for amazon-eks-pod-identity-webhook work unchanged:
+//! `http_request_count` (a counter without `_total`), `http_request_latencies` (µs),
+//! `http_request_duration_microseconds` (a summary of `_sum` and `_count`),
+//! `pod_identity_webhook_pod_count{method}`, `pod_identity_webhook_missing_sa_count`,
+//! `pod_identity_webhook_used`. irsa adds finer-grained latency
+//! (`irsa_webhook_request_duration_seconds`), review outcomes and cache sizes under its own names.
 
 use std::time::Duration;
 
@@ -61,6 +64,36 @@ pub struct CacheLabels {
 
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
+/// Upstream's metrics (amazon-eks-pod-identity-webhook `pkg/handler/middleware.go` and
+/// `pkg/cache/cache.go`) as `(name, type, labels)`; `certificate_manager_server_rotation_seconds`
+/// belongs to the `--in-cluster=true` certificate flow, which irsa does not implement, and the
+/// `go_*` collectors to Go.
+pub const UPSTREAM_METRICS: &[(&str, &str, &[&str])] = &[
+    ("http_request_count", "counter", &["verb", "path", "code"]),
+    ("http_request_latencies", "histogram", &["verb", "path"]),
+    ("http_request_duration_microseconds", "summary", &["verb", "path"]),
+    ("pod_identity_webhook_pod_count", "counter", &["method"]),
+    ("pod_identity_webhook_missing_sa_count", "counter", &[]),
+    ("pod_identity_webhook_used", "gauge", &[]),
+];
+
+/// Upstream's counters, printed without `_total` as client_golang prints them.
+const PLAIN_COUNTERS: &[&str] = &[
+    "http_request_count",
+    "pod_identity_webhook_pod_count",
+    "pod_identity_webhook_missing_sa_count",
+];
+
+/// Upstream's summaries (kept as bucket-less histograms, printed as summaries).
+const SUMMARIES: &[&str] = &["http_request_duration_microseconds"];
+
+fn summary_histogram() -> Histogram {
+    Histogram::new(std::iter::empty())
+}
+
+/// The content type of [`Metrics::encode`]'s text.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
 fn upstream_latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(125_000.0, 2.0, 7))
 }
@@ -77,6 +110,8 @@ pub struct Metrics {
     pub http_requests: Family<RequestLabels, Counter>,
     /// `http_request_latencies` (µs).
     pub http_latencies_us: HistogramFamily<RouteLabels>,
+    /// `http_request_duration_microseconds` (µs; a summary of `_sum` and `_count`).
+    pub http_duration_us: HistogramFamily<RouteLabels>,
     /// `irsa_webhook_request_duration_seconds`.
     pub request_duration: HistogramFamily<RouteLabels>,
     /// `pod_identity_webhook_pod_count`.
@@ -111,9 +146,11 @@ impl Metrics {
     /// Creates and registers every metric.
     #[must_use]
     pub fn new() -> Self {
+        // Upstream's help texts, without a final period: prometheus-client adds one.
         let mut registry = Registry::default();
         let http_requests = Family::<RequestLabels, Counter>::default();
         let http_latencies_us: HistogramFamily<RouteLabels> = Family::new_with_constructor(upstream_latency_histogram);
+        let http_duration_us: HistogramFamily<RouteLabels> = Family::new_with_constructor(summary_histogram);
         let request_duration: HistogramFamily<RouteLabels> = Family::new_with_constructor(seconds_histogram);
         let pod_count = Family::<MethodLabels, Counter>::default();
         let missing_sa = Counter::default();
@@ -127,7 +164,7 @@ impl Metrics {
         let open_fds = Gauge::default();
         registry.register(
             "http_request_count",
-            "Counter of requests broken out for each verb, path, and response code.",
+            "Counter of requests broken out for each verb, path, and response code",
             http_requests.clone(),
         );
         registry.register(
@@ -136,23 +173,28 @@ impl Metrics {
             http_latencies_us.clone(),
         );
         registry.register(
+            "http_request_duration_microseconds",
+            "Response latency summary in microseconds for each verb and path",
+            http_duration_us.clone(),
+        );
+        registry.register(
             "irsa_webhook_request_duration_seconds",
             "Request latency in seconds for each verb and path",
             request_duration.clone(),
         );
         registry.register(
             "pod_identity_webhook_pod_count",
-            "Pods for which a mutation was computed, by method",
+            "Indicator to how many pods are using sts web identity or container credentials",
             pod_count.clone(),
         );
         registry.register(
             "pod_identity_webhook_missing_sa_count",
-            "Service account cache misses that led to no mutation",
+            "Service account did not have the right annotations or was not found in the cache",
             missing_sa.clone(),
         );
         registry.register(
             "pod_identity_webhook_used",
-            "1 once an annotated service account has been seen",
+            "Indicator to know pod identity webhook is used",
             used.clone(),
         );
         registry.register(
@@ -190,6 +232,7 @@ impl Metrics {
             registry,
             http_requests,
             http_latencies_us,
+            http_duration_us,
             request_duration,
             pod_count,
             missing_sa,
@@ -217,9 +260,9 @@ impl Metrics {
             verb: verb.to_owned(),
             path: path.to_owned(),
         };
-        self.http_latencies_us
-            .get_or_create(&route)
-            .observe(elapsed.as_secs_f64() * 1e6);
+        let micros = elapsed.as_secs_f64() * 1e6;
+        self.http_latencies_us.get_or_create(&route).observe(micros);
+        self.http_duration_us.get_or_create(&route).observe(micros);
         self.request_duration
             .get_or_create(&route)
             .observe(elapsed.as_secs_f64());
@@ -303,10 +346,10 @@ impl Metrics {
         }
     }
 
-    /// OpenMetrics text exposition.
+    /// The Prometheus text exposition (format 0.0.4, [`CONTENT_TYPE`]), as upstream serves it.
     pub fn encode(&self) -> Result<String, std::fmt::Error> {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
-        Ok(out)
+        Ok(crate::exposition::to_prometheus_text(&out, PLAIN_COUNTERS, SUMMARIES))
     }
 }

@@ -260,9 +260,10 @@ async fn https_end_to_end() {
     assert_eq!(r.status, 200);
     let text = String::from_utf8(r.body.to_vec()).unwrap();
     for needle in [
-        "http_request_count_total{verb=\"POST\",path=\"/mutate\",code=\"200\"}",
-        "http_request_count_total{verb=\"POST\",path=\"/mutate\",code=\"415\"} 2",
-        "pod_identity_webhook_pod_count_total{method=\"sts_web_identity\"} 2",
+        "http_request_count{verb=\"POST\",path=\"/mutate\",code=\"200\"}",
+        "http_request_count{verb=\"POST\",path=\"/mutate\",code=\"415\"} 2",
+        "pod_identity_webhook_pod_count{method=\"sts_web_identity\"} 2",
+        "http_request_duration_microseconds_count{verb=\"POST\",path=\"/mutate\"}",
         "irsa_webhook_request_duration_seconds_bucket",
         "irsa_webhook_cache_service_accounts{annotated=\"true\"} 1",
         "irsa_webhook_cache_synced 1",

@@ -150,7 +150,7 @@ async fn run_serves_both_ports_and_shuts_down() {
 
     let (_, metrics) = http_get(metrics_port, "/metrics").await;
     assert!(
-        metrics.contains("pod_identity_webhook_pod_count_total{method=\"container_credentials\"} 1"),
+        metrics.contains("pod_identity_webhook_pod_count{method=\"container_credentials\"} 1"),
         "{metrics}"
     );
     assert!(
