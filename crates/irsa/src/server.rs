@@ -333,7 +333,15 @@ impl ServerArgs {
             }
             None => None,
         };
+        // Connection limits: `IRSA_HTTP_*` variables, else the config file's `http-*` keys
+        // (`IRSA_HTTP_MAX_CONNECTIONS` or `http-max-connections`).
+        let http = irsa_serve::Limits::from_lookup(|name| {
+            std::env::var(name)
+                .ok()
+                .or_else(|| get(&name.trim_start_matches("IRSA_").to_ascii_lowercase().replace('_', "-")))
+        })?;
         Ok(irsa_server::ServerConfig {
+            http,
             listen,
             data_dir: data_dir.unwrap_or_else(default_data_dir),
             store,

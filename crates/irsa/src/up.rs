@@ -531,6 +531,7 @@ async fn up(
         account: ACCOUNT.to_owned(),
         region: cfg.region.clone(),
         allow_http_issuers: true,
+        http: irsa_serve::Limits::from_env()?,
         ..irsa_server::ServerConfig::new(&dir)
     };
     // Fails here, with the reason, when the service cannot listen (port taken, store locked, ...).

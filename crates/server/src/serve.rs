@@ -76,6 +76,8 @@ pub struct ServerConfig {
     pub trust_limit: usize,
     /// Entities to create (or bring to the seed's state) before the service listens.
     pub seed: Option<Seed>,
+    /// Connection limits of the listener.
+    pub http: irsa_serve::Limits,
 }
 
 impl ServerConfig {
@@ -95,6 +97,7 @@ impl ServerConfig {
             allow_http_issuers: false,
             trust_limit: 2048,
             seed: None,
+            http: irsa_serve::Limits::default(),
         }
     }
 }
@@ -241,13 +244,14 @@ pub async fn serve_with(
         store: store_description,
         seeded,
     });
-    axum::serve(
+    irsa_serve::serve(
         listener,
-        router(app)
-            .merge(extra)
-            .into_make_service_with_connect_info::<SocketAddr>(),
+        router(app).merge(extra),
+        irsa_serve::Tls::None,
+        config.http.clone(),
+        Arc::default(),
+        shutdown,
     )
-    .with_graceful_shutdown(shutdown)
     .await
     .map_err(|source| ServerError::Listen { addr, source })
 }

@@ -6,7 +6,6 @@
 //! * [`serve_https`]: rustls + hyper-util (HTTP/1.1 and h2), graceful shutdown.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -265,11 +264,13 @@ async fn debug_500() -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, "test error").into_response()
 }
 
-/// Maximum time for a TLS handshake before the connection is dropped.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Serves `router` over HTTPS on `listener` until `shutdown` resolves, then waits up to 10 s
-/// (upstream's timeout) for open connections to finish.
+/// (upstream's timeout) for open connections to finish. Connection limits: irsa's listener
+/// defaults and `IRSA_HTTP_*` ([`irsa_serve::Limits::from_env`]); the TLS handshake gets the
+/// request-head timeout.
+///
+/// # Errors
+/// A bad `IRSA_HTTP_*` variable.
 pub async fn serve_https<F>(
     listener: TcpListener,
     router: Router,
@@ -279,64 +280,35 @@ pub async fn serve_https<F>(
 where
     F: Future<Output = ()> + Send,
 {
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-    builder
-        .http1()
-        .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(HANDSHAKE_TIMEOUT);
-    tokio::pin!(shutdown);
-    loop {
-        let (tcp, peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
-            () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(error) => {
-                    // e.g. EMFILE: back off instead of spinning.
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let _ = tcp.set_nodelay(true);
-        let acceptor = acceptor.clone();
-        let service = hyper_util::service::TowerToHyperService::new(router.clone());
-        let builder = builder.clone();
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let tls_stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(error)) => {
-                    tracing::debug!(%peer, %error, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!(%peer, "TLS handshake timed out");
-                    return;
-                }
-            };
-            let conn = builder.serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(tls_stream), service);
-            if let Err(error) = watcher.watch(conn.into_owned()).await {
-                tracing::debug!(%peer, %error, "connection error");
-            }
-        });
-    }
-    drop(listener);
-    if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("graceful shutdown timed out; closing remaining connections");
-    }
-    Ok(())
+    let limits = irsa_serve::Limits::from_env().map_err(std::io::Error::other)?;
+    irsa_serve::serve(
+        listener,
+        router,
+        irsa_serve::Tls::Fixed(tls),
+        limits,
+        Arc::default(),
+        shutdown,
+    )
+    .await
 }
 
-/// Serves `router` over plain HTTP (the metrics port) until `shutdown` resolves.
+/// Serves `router` over plain HTTP (the metrics port) until `shutdown` resolves, with the same
+/// connection limits.
+///
+/// # Errors
+/// A bad `IRSA_HTTP_*` variable.
 pub async fn serve_http<F>(listener: TcpListener, router: Router, shutdown: F) -> std::io::Result<()>
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+    let limits = irsa_serve::Limits::from_env().map_err(std::io::Error::other)?;
+    irsa_serve::serve(
+        listener,
+        router,
+        irsa_serve::Tls::None,
+        limits,
+        Arc::default(),
+        shutdown,
+    )
+    .await
 }
