@@ -175,11 +175,17 @@ struct Member {
 impl Member {
     fn down_until(&self) -> Option<Instant> {
         // A poisoned lock only means another thread panicked while holding a plain value.
-        *self.down_until.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        *self
+            .down_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn set_down_until(&self, until: Option<Instant>) {
-        *self.down_until.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = until;
+        *self
+            .down_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = until;
     }
 }
 
@@ -250,7 +256,9 @@ impl Client {
             replay_safe: retry::replay_safe(&request),
         };
         let (response, replayed) = self
-            .failover(kind, |channel| unary::<_, TxnResponse>(channel, KV_TXN, request.clone(), true))
+            .failover(kind, |channel| {
+                unary::<_, TxnResponse>(channel, KV_TXN, request.clone(), true)
+            })
             .await?;
         // A replay whose compare failed may have failed against the first copy's own commit:
         // whether the transaction committed is unknown. Answered as an error, never as a
@@ -281,7 +289,11 @@ impl Client {
     /// Runs `attempt` on the preferred member, and on the next ones as the retry rules allow,
     /// until it succeeds, fails for good, or the request timeout is up. With the answer, the
     /// first failure that left the outcome unknown, when a replay-safe write was sent again.
-    async fn failover<T, F, Fut>(&self, kind: Kind, mut attempt: F) -> Result<(T, Option<(String, ClientError)>), ClientError>
+    async fn failover<T, F, Fut>(
+        &self,
+        kind: Kind,
+        mut attempt: F,
+    ) -> Result<(T, Option<(String, ClientError)>), ClientError>
     where
         F: FnMut(Channel) -> Fut,
         Fut: Future<Output = Result<T, ClientError>>,
@@ -304,7 +316,9 @@ impl Client {
                 tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now()))).await;
                 pause = (pause * 2).min(MAX_PAUSE);
             }
-            let budget = pool.attempt_timeout.min(deadline.saturating_duration_since(Instant::now()));
+            let budget = pool
+                .attempt_timeout
+                .min(deadline.saturating_duration_since(Instant::now()));
             attempts += 1;
             let err = match tokio::time::timeout(budget, attempt(member.channel.clone())).await {
                 Ok(Ok(answer)) => {
@@ -444,7 +458,12 @@ impl Pool {
 }
 
 /// One unary call on one member's channel, with etcd's require-leader metadata when asked.
-async fn unary<Req, Resp>(channel: Channel, path: &'static str, request: Req, require_leader: bool) -> Result<Resp, ClientError>
+async fn unary<Req, Resp>(
+    channel: Channel,
+    path: &'static str,
+    request: Req,
+    require_leader: bool,
+) -> Result<Resp, ClientError>
 where
     Req: prost::Message + Send + Sync + 'static,
     Resp: prost::Message + Default + Send + Sync + 'static,
@@ -482,10 +501,7 @@ async fn open_watch(
         .metadata_mut()
         .insert(REQUIRE_LEADER.0, MetadataValue::from_static(REQUIRE_LEADER.1));
     let path = PathAndQuery::from_static(WATCH);
-    let mut stream = grpc
-        .streaming(request, path, ProstCodec::default())
-        .await?
-        .into_inner();
+    let mut stream = grpc.streaming(request, path, ProstCodec::default()).await?.into_inner();
     match stream.message().await? {
         Some(first) => Ok((first, stream)),
         // Closed without a word: as a reset connection would be.

@@ -370,7 +370,13 @@ mod tests {
         bytes.extend_from_slice(&[tag(2, 0), 1, tag(7, 0), 1, tag(11, 2), event.len() as u8]);
         bytes.extend_from_slice(&event);
         let resp = WatchResponse::decode(bytes.as_slice()).unwrap();
-        assert_eq!(resp.header, Some(ResponseHeader { member_id: 0, revision: 5 }));
+        assert_eq!(
+            resp.header,
+            Some(ResponseHeader {
+                member_id: 0,
+                revision: 5
+            })
+        );
         assert_eq!(resp.watch_id, 1);
         assert!(!resp.created && !resp.canceled);
         assert_eq!(resp.events.len(), 1);
@@ -395,7 +401,10 @@ mod tests {
     #[test]
     fn range_response_round_trips() {
         let resp = RangeResponse {
-            header: Some(ResponseHeader { member_id: 0, revision: 42 }),
+            header: Some(ResponseHeader {
+                member_id: 0,
+                revision: 42,
+            }),
             kvs: vec![
                 KeyValue {
                     key: b"irsa/a".to_vec(),
@@ -414,7 +423,10 @@ mod tests {
         let decoded = RangeResponse::decode(resp.encode_to_vec().as_slice()).unwrap();
         assert_eq!(decoded, resp);
         let txn = TxnResponse {
-            header: Some(ResponseHeader { member_id: 0, revision: 7 }),
+            header: Some(ResponseHeader {
+                member_id: 0,
+                revision: 7,
+            }),
             succeeded: true,
         };
         assert_eq!(TxnResponse::decode(txn.encode_to_vec().as_slice()).unwrap(), txn);

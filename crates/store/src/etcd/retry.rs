@@ -172,13 +172,22 @@ mod tests {
     #[test]
     fn refusals_before_running_are_not_applied_and_broken_calls_are_unknown() {
         let of = |s: tonic::Status| classify(&ClientError::Status(s));
-        assert_eq!(of(tonic::Status::unavailable("etcdserver: no leader")), Failure::NotApplied);
+        assert_eq!(
+            of(tonic::Status::unavailable("etcdserver: no leader")),
+            Failure::NotApplied
+        );
         assert_eq!(
             of(tonic::Status::resource_exhausted("etcdserver: too many requests")),
             Failure::NotApplied
         );
-        assert_eq!(of(tonic::Status::unavailable("etcdserver: leader changed")), Failure::Unknown);
-        assert_eq!(of(tonic::Status::unavailable("etcdserver: request timed out")), Failure::Unknown);
+        assert_eq!(
+            of(tonic::Status::unavailable("etcdserver: leader changed")),
+            Failure::Unknown
+        );
+        assert_eq!(
+            of(tonic::Status::unavailable("etcdserver: request timed out")),
+            Failure::Unknown
+        );
         let reset = tonic::Status::from_error(Box::new(std::io::Error::other("connection reset")));
         assert_eq!(of(reset), Failure::Unknown);
         let refused = tonic::Status::from_error(Box::new(ConnectError(Box::new(std::io::Error::from(
@@ -186,7 +195,9 @@ mod tests {
         )))));
         assert_eq!(of(refused), Failure::NotApplied);
         assert_eq!(
-            of(tonic::Status::invalid_argument("etcdserver: too many operations in txn request")),
+            of(tonic::Status::invalid_argument(
+                "etcdserver: too many operations in txn request"
+            )),
             Failure::Final
         );
         assert_eq!(of(tonic::Status::unknown("sent by etcd")), Failure::Final);
