@@ -1,17 +1,20 @@
 //! `irsa-testkit` is what several of irsa's test suites need and nothing
 //! ships: the tools of the test virtualenv that `scripts/test` creates
 //! (Python with PyJWT and botocore, the AWS CLI, moto_server), a throwaway
-//! certificate authority for in-process HTTPS and TLS peers, a moto_server and
-//! an etcd on free loopback ports, and a real kube-apiserver on its own etcd
-//! ([`KubeApiServer`]). It is a dev-dependency only; its
+//! certificate authority for in-process HTTPS and TLS peers, a moto_server, an
+//! etcd and a several-member etcd cluster ([`EtcdCluster`]) on free loopback
+//! ports, and a real kube-apiserver on its own etcd ([`KubeApiServer`]). It is
+//! a dev-dependency only; its
 //! functions panic with instructions, as failed test set-up should.
 #![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test support: a panic is a failed set-up
 
 mod etcd;
+mod etcd_cluster;
 mod kube;
 
 pub use etcd::EtcdServer;
+pub use etcd_cluster::EtcdCluster;
 pub use kube::{KUBE_APISERVER_VERSION, KubeApiServer, kube_apiserver_binary};
 
 use std::io::{Read as _, Write as _};

@@ -12,8 +12,13 @@ pub struct EtcdConfig {
     pub namespace: String,
     /// How long to wait for a connection (default 5 s).
     pub connect_timeout: Duration,
-    /// How long to wait for the answer to a request (default 10 s).
+    /// How long to wait for the answer to a request, every attempt at every member included
+    /// (default 10 s).
     pub request_timeout: Duration,
+    /// How long one attempt at one member may take before the request moves to another member
+    /// (default 2 s, capped by the request timeout). It bounds what a dead or cut-off member
+    /// costs a request; connecting to a member gets three quarters of it at most.
+    pub attempt_timeout: Duration,
     /// TLS for `https://` endpoints (none by default).
     pub tls: Option<EtcdTls>,
 }
@@ -67,13 +72,15 @@ impl EtcdTls {
 }
 
 impl EtcdConfig {
-    /// The defaults for these endpoints: namespace `irsa/`, 5 s to connect, 10 s per request.
+    /// The defaults for these endpoints: namespace `irsa/`, 5 s to connect (at most three
+    /// quarters of an attempt), 2 s per attempt at one member, 10 s per request.
     pub fn new(endpoints: impl IntoIterator<Item = impl Into<String>>) -> Self {
         Self {
             endpoints: endpoints.into_iter().map(Into::into).collect(),
             namespace: "irsa/".to_owned(),
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(10),
+            attempt_timeout: Duration::from_secs(2),
             tls: None,
         }
     }
@@ -96,6 +103,13 @@ impl EtcdConfig {
     #[must_use]
     pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
+        self
+    }
+
+    /// Sets the time one attempt at one member may take.
+    #[must_use]
+    pub fn with_attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = timeout;
         self
     }
 

@@ -2,13 +2,16 @@
 //! (no `protoc` needed to build it).
 //!
 //! - [`config`]: where and how to reach etcd ([`EtcdConfig`], [`EtcdTls`]);
-//! - [`client`]: the connection (endpoints, TLS) and the three gRPC calls the store makes;
+//! - [`client`]: the connections (endpoints, TLS, failover between members) and the gRPC calls
+//!   the store makes;
+//! - [`retry`]: what may be sent again after a failed attempt;
 //! - [`proto`]: the etcd v3 API messages those calls carry;
 //! - this module: the [`Store`] on top (namespacing, compares, paging, watches, errors).
 
 mod client;
 mod config;
 mod proto;
+mod retry;
 
 use std::sync::Arc;
 
@@ -18,10 +21,13 @@ use self::client::{Client, ClientError};
 pub use self::config::{EtcdConfig, EtcdTls};
 use self::proto::{
     CompareResult, CompareTarget, DeleteRangeRequest, EventType, KeyValue, PutRequest, RangeRequest, Request,
-    RequestOp, ResponseHeader, TargetUnion, TxnRequest, WatchCreateRequest,
+    RequestOp, ResponseHeader, TargetUnion, TxnRequest, WatchCreateRequest, WatchResponse,
 };
 use crate::watch::WATCH_BUFFER;
 use crate::{Compare, Entry, Error, Op, Page, Store, Txn, TxnOutcome, Watch, WatchEvent};
+
+/// How much later than the client's own deadline [`EtcdStore::call`] gives up on a call.
+const CALL_SLACK: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The etcd [`Store`]: the same trait over an etcd v3 cluster, through irsa's own gRPC client.
 ///
@@ -30,8 +36,11 @@ use crate::{Compare, Entry, Error, Op, Page, Store, Txn, TxnOutcome, Watch, Watc
 /// the cluster revision (shared by every namespace, so it may grow without irsa writing). A
 /// [`Txn`] is one etcd `Txn`: [`Compare::Absent`] is `version == 0`, [`Compare::Exists`] is
 /// `version > 0`, [`Compare::Revision`] is `mod_revision == R`; puts and deletes are its success
-/// branch. Watches are etcd watches on the namespaced prefix. Requests to a cluster that does not
-/// answer fail with [`Error::Unavailable`] after [`EtcdConfig::request_timeout`].
+/// branch. Watches are etcd watches on the namespaced prefix, resumed on another member from the
+/// next revision when theirs fails. Requests go to one member (the leader when known) and move
+/// to another when it fails (see the client's documentation); requests to a cluster that does
+/// not answer fail with [`Error::Unavailable`] after [`EtcdConfig::request_timeout`], and so does
+/// a transaction whose member failed after it was sent (its outcome is unknown).
 ///
 /// etcd's default limits apply: 128 operations per transaction (`--max-txn-ops`) and 1.5 MiB per
 /// request (`--max-request-bytes`); a transaction over them fails with [`Error::Backend`].
@@ -75,6 +84,7 @@ impl EtcdStore {
             endpoints,
         };
         let store = Self { inner: Arc::new(inner) };
+        store.inner.client.find_leader().await;
         store.revision().await?;
         Ok(store)
     }
@@ -116,9 +126,12 @@ impl EtcdStore {
         })
     }
 
-    /// Runs one etcd request with the request timeout.
+    /// Runs one etcd request with the request timeout. The client stops retrying at the request
+    /// timeout and says why; this bound, a little later, only guards against a call that never
+    /// returns.
     async fn call<T>(&self, what: &str, fut: impl Future<Output = Result<T, ClientError>>) -> Result<T, Error> {
-        match tokio::time::timeout(self.inner.request_timeout, fut).await {
+        let limit = self.inner.request_timeout + CALL_SLACK;
+        match tokio::time::timeout(limit, fut).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(map_err(&self.inner.endpoints, e)),
             Err(_) => Err(Error::Unavailable(format!(
@@ -235,58 +248,64 @@ impl Store for EtcdStore {
         let create = WatchCreateRequest {
             range_end: prefix_end(&full_prefix),
             key: full_prefix,
+            start_revision: 0,
         };
-        let mut stream = self.call("watch", self.inner.client.watch(create)).await?;
-        // Wait for etcd to confirm the watcher, so every change after this returns is seen.
-        let first = self
-            .call("watch", async { Ok::<_, ClientError>(stream.message().await?) })
-            .await?;
-        match first {
-            Some(resp) if resp.created && !resp.canceled => {}
-            Some(resp) => {
-                return Err(Error::Backend(format!(
-                    "etcd at {} did not create the watch: {}",
-                    self.inner.endpoints, resp.cancel_reason
-                )));
-            }
-            None => {
-                return Err(Error::Unavailable(format!(
-                    "etcd at {} closed the watch stream",
-                    self.inner.endpoints
-                )));
-            }
-        }
+        // The client returns once etcd confirmed the watcher, so every change after this returns
+        // is seen.
+        let (created, mut stream) = self.call("watch", self.inner.client.watch(create.clone())).await?;
+        // The revision to resume from: the one after the last event seen, or after the store
+        // revision when the watcher was created.
+        let mut next = self.created(&created)?.saturating_add(1);
         let (tx, rx) = mpsc::channel(WATCH_BUFFER);
         let store = self.clone();
         let task = tokio::spawn(async move {
             // The stream (and so etcd's watcher) lives as long as this task; dropping the Watch
             // aborts the task.
             loop {
-                let resp = match stream.message().await {
-                    Ok(Some(resp)) => resp,
-                    Ok(None) => return,
-                    Err(status) => {
-                        let _ = tx.send(Err(map_err(&store.inner.endpoints, status.into()))).await;
-                        return;
+                let broken = match stream.message().await {
+                    Ok(Some(resp)) => {
+                        for event in resp.events {
+                            if let Some(kv) = &event.kv {
+                                next = next.max(kv.mod_revision.saturating_add(1));
+                            }
+                            let converted = store.event(event.kind, event.kv);
+                            if tx.send(converted).await.is_err() {
+                                return;
+                            }
+                        }
+                        if resp.canceled {
+                            let err = if resp.compact_revision > 0 {
+                                Error::WatchLagged { missed: 0 }
+                            } else {
+                                Error::Unavailable(format!(
+                                    "etcd at {} cancelled the watch: {}",
+                                    store.inner.endpoints, resp.cancel_reason
+                                ))
+                            };
+                            let _ = tx.send(Err(err)).await;
+                            return;
+                        }
+                        continue;
                     }
+                    Ok(None) => tonic::Status::unavailable("etcd ended the watch stream"),
+                    Err(status) => status,
                 };
-                for event in resp.events {
-                    let converted = store.event(event.kind, event.kv);
-                    if tx.send(converted).await.is_err() {
+                // The member went away, lost its leader (the require-leader metadata makes it end
+                // the watch), or the connection broke: the same watcher again, on whichever member
+                // answers, from the revision after the last event seen. Nothing is missed or seen
+                // twice; a revision compacted meanwhile is reported as lagging, as above.
+                tracing::debug!(error = %broken, next, "etcd watch broke; resuming");
+                let resume = WatchCreateRequest {
+                    start_revision: next,
+                    ..create.clone()
+                };
+                let resumed = store.call("watch", store.inner.client.watch(resume)).await;
+                match resumed.and_then(|(created, s)| store.created(&created).map(|_| s)) {
+                    Ok(resumed) => stream = resumed,
+                    Err(err) => {
+                        let _ = tx.send(Err(err)).await;
                         return;
                     }
-                }
-                if resp.canceled {
-                    let err = if resp.compact_revision > 0 {
-                        Error::WatchLagged { missed: 0 }
-                    } else {
-                        Error::Unavailable(format!(
-                            "etcd at {} cancelled the watch: {}",
-                            store.inner.endpoints, resp.cancel_reason
-                        ))
-                    };
-                    let _ = tx.send(Err(err)).await;
-                    return;
                 }
             }
         });
@@ -307,6 +326,17 @@ impl Store for EtcdStore {
 }
 
 impl EtcdStore {
+    /// The store revision when etcd created a watcher, or why it did not.
+    fn created(&self, resp: &WatchResponse) -> Result<i64, Error> {
+        if resp.created && !resp.canceled {
+            return Ok(resp.header.as_ref().map_or(0, |h| h.revision));
+        }
+        Err(Error::Backend(format!(
+            "etcd at {} did not create the watch: {}",
+            self.inner.endpoints, resp.cancel_reason
+        )))
+    }
+
     fn event(&self, kind: i32, kv: Option<KeyValue>) -> Result<WatchEvent, Error> {
         let kv = kv.ok_or_else(|| Error::Backend("etcd sent a watch event without a key".into()))?;
         let key = self.store_key(&kv.key)?;
@@ -368,7 +398,10 @@ fn map_err(endpoints: &str, err: ClientError) -> Error {
             }
             code => Error::Backend(format!("etcd at {endpoints}: {code:?}: {}", status.message())),
         },
-        err @ ClientError::Closed(_) => Error::Unavailable(format!("etcd at {endpoints}: {}", chain(&err))),
+        err @ (ClientError::Closed(_)
+        | ClientError::AttemptTimeout { .. }
+        | ClientError::OutcomeUnknown { .. }
+        | ClientError::Exhausted { .. }) => Error::Unavailable(format!("etcd at {endpoints}: {}", chain(&err))),
         err @ (ClientError::Endpoint { .. } | ClientError::Url { .. } | ClientError::Tls { .. }) => {
             Error::Backend(format!("etcd at {endpoints}: {}", chain(&err)))
         }
@@ -387,9 +420,17 @@ fn chain(err: &dyn std::error::Error) -> String {
 
 /// A source whose text is already in the message is left out: tonic's statuses repeat their
 /// cause ("tcp connect error: transport error: tcp connect error: Connection refused").
-fn with_sources(mut out: String, mut source: Option<&dyn std::error::Error>) -> String {
+fn with_sources(mut out: String, mut source: Option<&(dyn std::error::Error + 'static)>) -> String {
     while let Some(e) = source {
-        let text = e.to_string();
+        // A status's own Display lists its code, message, metadata and source: its message
+        // says it, the source follows in the chain.
+        let client = e
+            .downcast_ref::<ClientError>()
+            .or_else(|| e.downcast_ref::<Box<ClientError>>().map(|b| &**b));
+        let text = match client {
+            Some(ClientError::Status(status)) => status.message().to_owned(),
+            _ => e.to_string(),
+        };
         if !out.contains(&text) {
             out.push_str(": ");
             out.push_str(&text);
@@ -464,6 +505,25 @@ mod tests {
             reason: "must be an http:// or https:// URL",
         });
         assert!(matches!(settings, Error::Backend(_)), "{settings:?}");
+    }
+
+    #[test]
+    fn a_transaction_of_unknown_outcome_is_unavailable_and_says_so() {
+        use super::{ClientError, Error, map_err};
+        let reset = tonic::Status::from_error(Box::new(std::io::Error::other("connection reset")));
+        let err = map_err(
+            "http://etcd:2379",
+            ClientError::OutcomeUnknown {
+                member: "http://etcd:2379".into(),
+                source: Box::new(reset.into()),
+            },
+        );
+        let Error::Unavailable(text) = &err else {
+            panic!("{err:?}")
+        };
+        assert!(text.contains("outcome is unknown (it may have committed)"), "{text}");
+        assert!(text.ends_with(": connection reset"), "{text}");
+        assert!(!text.contains("code:"), "{text}");
     }
 
     #[test]

@@ -8,9 +8,12 @@
 //! of a response is an unknown field, which prost skips when decoding. The byte-level tests below
 //! pin the tags against hand-encoded protobuf.
 
-/// `etcdserverpb.ResponseHeader`: only the revision, the store revision when the request ran.
+/// `etcdserverpb.ResponseHeader`: the member that answered (to find the leader among the
+/// endpoints) and the store revision when the request ran.
 #[derive(Clone, PartialEq, prost::Message)]
 pub(crate) struct ResponseHeader {
+    #[prost(uint64, tag = "2")]
+    pub member_id: u64,
     #[prost(int64, tag = "3")]
     pub revision: i64,
 }
@@ -165,13 +168,30 @@ pub(crate) enum WatchRequestUnion {
     Create(WatchCreateRequest),
 }
 
-/// `etcdserverpb.WatchCreateRequest`: watch `[key, range_end)` from the next revision.
+/// `etcdserverpb.WatchCreateRequest`: watch `[key, range_end)` from `start_revision` (0: from the
+/// next revision). A watch resumed on another member starts after the last revision it saw.
 #[derive(Clone, PartialEq, prost::Message)]
 pub(crate) struct WatchCreateRequest {
     #[prost(bytes = "vec", tag = "1")]
     pub key: Vec<u8>,
     #[prost(bytes = "vec", tag = "2")]
     pub range_end: Vec<u8>,
+    #[prost(int64, tag = "3")]
+    pub start_revision: i64,
+}
+
+/// `etcdserverpb.StatusRequest` (Maintenance service): no fields.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct StatusRequest {}
+
+/// `etcdserverpb.StatusResponse`: only who answered (`header.member_id`) and whom it follows.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct StatusResponse {
+    #[prost(message, optional, tag = "1")]
+    pub header: Option<ResponseHeader>,
+    /// The member id the answering member believes is the leader (0: none).
+    #[prost(uint64, tag = "4")]
+    pub leader: u64,
 }
 
 /// `etcdserverpb.WatchResponse`: the creation or cancellation of a watcher, or a batch of events.
@@ -302,12 +322,38 @@ mod tests {
             request_union: Some(WatchRequestUnion::Create(WatchCreateRequest {
                 key: b"a".to_vec(),
                 range_end: b"b".to_vec(),
+                start_revision: 0,
             })),
         };
         assert_eq!(
             req.encode_to_vec(),
             [tag(1, 2), 6, tag(1, 2), 1, b'a', tag(2, 2), 1, b'b']
         );
+        let resumed = WatchCreateRequest {
+            key: b"a".to_vec(),
+            range_end: Vec::new(),
+            start_revision: 5,
+        };
+        assert_eq!(resumed.encode_to_vec(), [tag(1, 2), 1, b'a', tag(3, 0), 5]);
+    }
+
+    #[test]
+    fn status_response_decodes_from_the_protobuf_bytes() {
+        // header {cluster_id: 9, member_id: 7, revision: 3, raft_term: 2}, version "3.4.23",
+        // dbSize 16, leader 7, raftIndex 11: the member answering is the leader.
+        let mut bytes = vec![tag(1, 2), 8, tag(1, 0), 9, tag(2, 0), 7, tag(3, 0), 3, tag(4, 0), 2];
+        bytes.extend_from_slice(&[tag(2, 2), 6]);
+        bytes.extend_from_slice(b"3.4.23");
+        bytes.extend_from_slice(&[tag(3, 0), 16, tag(4, 0), 7, tag(5, 0), 11]);
+        let resp = StatusResponse::decode(bytes.as_slice()).unwrap();
+        assert_eq!(
+            resp.header,
+            Some(ResponseHeader {
+                member_id: 7,
+                revision: 3
+            })
+        );
+        assert_eq!(resp.leader, 7);
     }
 
     #[test]
@@ -324,7 +370,13 @@ mod tests {
         bytes.extend_from_slice(&[tag(2, 0), 1, tag(7, 0), 1, tag(11, 2), event.len() as u8]);
         bytes.extend_from_slice(&event);
         let resp = WatchResponse::decode(bytes.as_slice()).unwrap();
-        assert_eq!(resp.header, Some(ResponseHeader { revision: 5 }));
+        assert_eq!(
+            resp.header,
+            Some(ResponseHeader {
+                member_id: 0,
+                revision: 5
+            })
+        );
         assert_eq!(resp.watch_id, 1);
         assert!(!resp.created && !resp.canceled);
         assert_eq!(resp.events.len(), 1);
@@ -349,7 +401,10 @@ mod tests {
     #[test]
     fn range_response_round_trips() {
         let resp = RangeResponse {
-            header: Some(ResponseHeader { revision: 42 }),
+            header: Some(ResponseHeader {
+                member_id: 0,
+                revision: 42,
+            }),
             kvs: vec![
                 KeyValue {
                     key: b"irsa/a".to_vec(),
@@ -368,7 +423,10 @@ mod tests {
         let decoded = RangeResponse::decode(resp.encode_to_vec().as_slice()).unwrap();
         assert_eq!(decoded, resp);
         let txn = TxnResponse {
-            header: Some(ResponseHeader { revision: 7 }),
+            header: Some(ResponseHeader {
+                member_id: 0,
+                revision: 7,
+            }),
             succeeded: true,
         };
         assert_eq!(TxnResponse::decode(txn.encode_to_vec().as_slice()).unwrap(), txn);
