@@ -8,9 +8,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::Notify;
+use tokio::time::Instant;
 
 use crate::Stats;
 
@@ -22,12 +24,21 @@ pub(crate) struct Activity {
 }
 
 impl Activity {
+    /// A connection accepted now.
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Activity {
+            start: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        })
+    }
+
     fn touch(&self) {
         let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.last_ms.store(ms, Ordering::Relaxed);
     }
 
-    fn idle_for(&self) -> Duration {
+    /// How long no byte has moved.
+    pub(crate) fn idle_for(&self) -> Duration {
         let now = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
         Duration::from_millis(now.saturating_sub(self.last_ms.load(Ordering::Relaxed)))
     }
@@ -40,18 +51,8 @@ pub(crate) struct Tracked<T> {
 }
 
 impl<T> Tracked<T> {
-    pub(crate) fn new(inner: T) -> (Self, Arc<Activity>) {
-        let activity = Arc::new(Activity {
-            start: Instant::now(),
-            last_ms: AtomicU64::new(0),
-        });
-        (
-            Tracked {
-                inner,
-                activity: activity.clone(),
-            },
-            activity,
-        )
+    pub(crate) fn new(inner: T, activity: Arc<Activity>) -> Self {
+        Tracked { inner, activity }
     }
 }
 
@@ -87,9 +88,15 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
 }
 
 /// Drives `conn` until it ends, or drops it (closing the socket) once no byte has moved for
-/// `idle`.
-pub(crate) async fn run<F, E>(conn: F, activity: &Activity, idle: Duration, stats: &Stats, peer: SocketAddr)
-where
+/// `idle`, or when it is evicted to make room for a new connection.
+pub(crate) async fn run<F, E>(
+    conn: F,
+    activity: &Activity,
+    evicted: &Notify,
+    idle: Duration,
+    stats: &Stats,
+    peer: SocketAddr,
+) where
     F: Future<Output = Result<(), E>>,
     E: std::fmt::Display,
 {
@@ -101,6 +108,10 @@ where
                 if let Err(error) = result {
                     tracing::debug!(%peer, %error, "connection error");
                 }
+                return;
+            }
+            () = evicted.notified() => {
+                tracing::debug!(%peer, "closing a quiet connection to make room for a new one");
                 return;
             }
             () = tokio::time::sleep(wait) => {

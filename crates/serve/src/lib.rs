@@ -29,7 +29,6 @@ use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::StatusCode;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 
 /// Connection and request limits of one listener.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,18 +159,21 @@ pub struct Stats {
     pub handshake_timeouts: AtomicU64,
     /// Connections closed for being idle.
     pub idle_closed: AtomicU64,
+    /// Quiet connections closed to make room for new ones on a full listener.
+    pub evicted: AtomicU64,
 }
 
 impl Stats {
     /// The counters by name.
     #[must_use]
-    pub fn snapshot(&self) -> [(&'static str, u64); 5] {
+    pub fn snapshot(&self) -> [(&'static str, u64); 6] {
         [
             ("accepted", self.accepted.load(Ordering::Relaxed)),
             ("refused", self.refused.load(Ordering::Relaxed)),
             ("accept_errors", self.accept_errors.load(Ordering::Relaxed)),
             ("handshake_timeouts", self.handshake_timeouts.load(Ordering::Relaxed)),
             ("idle_closed", self.idle_closed.load(Ordering::Relaxed)),
+            ("evicted", self.evicted.load(Ordering::Relaxed)),
         ]
     }
 }
@@ -199,13 +201,25 @@ impl std::fmt::Debug for Tls {
 }
 
 /// The request-level limits as tower layers on `router`: the body deadline, then the whole
-/// request's (408). Also inserts the peer address as axum's `ConnectInfo<SocketAddr>`.
-fn with_request_limits(router: Router, limits: &Limits, peer: SocketAddr) -> Router {
+/// request's (408). Also inserts the peer address as axum's `ConnectInfo<SocketAddr>`, and
+/// counts the connection's requests in flight (a busy connection is never evicted).
+fn with_request_limits(router: Router, limits: &Limits, peer: SocketAddr, entry: Arc<registry::Entry>) -> Router {
     router
         .layer(tower_http::timeout::RequestBodyDeadlineLayer::new(limits.body_timeout))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             limits.request_timeout,
+        ))
+        .layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| {
+                let entry = entry.clone();
+                async move {
+                    entry.in_flight.fetch_add(1, Ordering::Relaxed);
+                    let response = next.run(request).await;
+                    entry.in_flight.fetch_sub(1, Ordering::Relaxed);
+                    response
+                }
+            },
         ))
         .layer(axum::Extension(ConnectInfo(peer)))
 }
@@ -225,7 +239,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
     let limits = Arc::new(limits);
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let registry = registry::Registry::new(limits.max_connections);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
     builder
@@ -258,18 +272,32 @@ pub async fn serve(
                 }
             },
         };
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
-            // Full: close at once, so the descriptor is back before anyone waits on it.
-            let refused = stats.refused.fetch_add(1, Ordering::Relaxed) + 1;
-            if refused.is_power_of_two() {
-                tracing::warn!(%peer, refused, max = limits.max_connections, "connection limit reached; closing new connections");
+        let activity = idle::Activity::new();
+        let admitted = match registry.admit(activity.clone()) {
+            registry::Admission::Admitted(a) => a,
+            registry::Admission::Evicted(a) => {
+                stats.evicted.fetch_add(1, Ordering::Relaxed);
+                a
             }
-            drop(tcp);
-            continue;
+            registry::Admission::Refused => {
+                // Full of busy connections: close at once, so the descriptor is back before
+                // anyone waits on it.
+                let refused = stats.refused.fetch_add(1, Ordering::Relaxed) + 1;
+                if refused.is_power_of_two() {
+                    tracing::warn!(%peer, refused, max = limits.max_connections, "connection limit reached; closing new connections");
+                }
+                drop(tcp);
+                continue;
+            }
         };
         stats.accepted.fetch_add(1, Ordering::Relaxed);
         let _ = tcp.set_nodelay(true);
-        let service = hyper_util::service::TowerToHyperService::new(with_request_limits(router.clone(), &limits, peer));
+        let service = hyper_util::service::TowerToHyperService::new(with_request_limits(
+            router.clone(),
+            &limits,
+            peer,
+            admitted.entry.clone(),
+        ));
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let limits = limits.clone();
@@ -280,17 +308,21 @@ pub async fn serve(
             Tls::Dynamic(current) => Some(current()),
         };
         tokio::spawn(async move {
-            let _permit = permit;
-            let (io, activity) = idle::Tracked::new(tcp);
+            let io = idle::Tracked::new(tcp, activity.clone());
+            let entry = admitted.entry.clone();
             match tls {
                 None => {
                     let conn = builder.serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(io), service);
                     let conn = watcher.watch(conn.into_owned());
-                    idle::run(conn, &activity, limits.idle_timeout, &stats, peer).await;
+                    idle::run(conn, &activity, &entry.evicted, limits.idle_timeout, &stats, peer).await;
                 }
                 Some(config) => {
                     let acceptor = tokio_rustls::TlsAcceptor::from(config);
-                    let stream = match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(io)).await {
+                    let handshake = tokio::time::timeout(limits.header_read_timeout, acceptor.accept(io));
+                    let stream = match tokio::select! {
+                        r = handshake => r,
+                        () = entry.evicted.notified() => return,
+                    } {
                         Ok(Ok(s)) => s,
                         Ok(Err(error)) => {
                             tracing::debug!(%peer, %error, "TLS handshake failed");
@@ -304,7 +336,7 @@ pub async fn serve(
                     };
                     let conn = builder.serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(stream), service);
                     let conn = watcher.watch(conn.into_owned());
-                    idle::run(conn, &activity, limits.idle_timeout, &stats, peer).await;
+                    idle::run(conn, &activity, &entry.evicted, limits.idle_timeout, &stats, peer).await;
                 }
             }
         });
@@ -365,6 +397,7 @@ impl AcceptBackoff {
 }
 
 mod idle;
+mod registry;
 
 #[cfg(test)]
 mod tests {
