@@ -67,6 +67,16 @@ async fn iam(port: u16) -> aws_sdk_iam::Client {
     aws_sdk_iam::Client::new(&conf)
 }
 
+/// Every role's name, through ListRoles' pages.
+async fn role_names(client: &aws_sdk_iam::Client) -> BTreeSet<String> {
+    let mut listed = BTreeSet::new();
+    let mut pages = client.list_roles().into_paginator().items().send();
+    while let Some(role) = pages.next().await {
+        listed.insert(role.unwrap().role_name().to_owned());
+    }
+    listed
+}
+
 const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -80,11 +90,7 @@ async fn acknowledged_writes_survive_kill_9() {
         let mut server = start(dir.path(), port);
         let client = iam(port).await;
         // The restarted server has everything acknowledged before the previous kill.
-        let mut listed = BTreeSet::new();
-        let mut pages = client.list_roles().into_paginator().items().send();
-        while let Some(role) = pages.next().await {
-            listed.insert(role.unwrap().role_name().to_owned());
-        }
+        let listed = role_names(&client).await;
         let missing: Vec<String> = acknowledged.lock().unwrap().difference(&listed).cloned().collect();
         total_lost += missing.len();
         assert!(missing.is_empty(), "round {round}: acknowledged but lost: {missing:?}");
@@ -125,11 +131,7 @@ async fn acknowledged_writes_survive_kill_9() {
     }
     let mut server = start(dir.path(), port);
     let client = iam(port).await;
-    let mut listed = BTreeSet::new();
-    let mut pages = client.list_roles().into_paginator().items().send();
-    while let Some(role) = pages.next().await {
-        listed.insert(role.unwrap().role_name().to_owned());
-    }
+    let listed = role_names(&client).await;
     let missing: Vec<String> = acknowledged.lock().unwrap().difference(&listed).cloned().collect();
     assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
     println!(

@@ -11,31 +11,14 @@ mod cluster;
 use std::time::Duration;
 
 use base64::Engine as _;
-use cluster::{Iam, Proc, client, role_arn, subject, wait_for};
+use cluster::{Iam, Proc, client, profile, profiles, role_arn, subject, wait_for};
 use irsa_testkit::{KubeApiServer, Pki, free_port, http_get};
 use k8s_openapi::api::authentication::v1::{BoundObjectReference, TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
-use kube::api::{Api, DynamicObject, PostParams};
+use kube::api::{Api, PostParams};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-fn profiles(client: &kube::Client) -> Api<DynamicObject> {
-    let resource = kube::api::ApiResource::from_gvk_with_plural(
-        &kube::api::GroupVersionKind::gvk("kubeflow.org", "v1", "Profile"),
-        "profiles",
-    );
-    Api::all_with(client.clone(), &resource)
-}
-
-fn profile(name: &str, role: &str) -> DynamicObject {
-    serde_json::from_value(json!({
-        "apiVersion": "kubeflow.org/v1", "kind": "Profile", "metadata": {"name": name},
-        "spec": {"owner": {"kind": "User", "name": format!("{name}@example.com")},
-                 "plugins": [{"kind": "AwsIamForServiceAccount", "spec": {"awsIamRole": role_arn(role)}}]}
-    }))
-    .unwrap()
-}
 
 /// The pod's projected token, as the kubelet would get it: a TokenRequest bound to the pod,
 /// with the audience and lifetime of the pod's `aws-iam-token` volume.

@@ -10,7 +10,7 @@ mod cluster;
 
 use std::time::Duration;
 
-use cluster::{Iam, Proc, client, role_arn, subject, wait_for};
+use cluster::{Iam, Proc, client, profile, profiles, role_arn, subject, wait_for};
 use irsa_testkit::{KubeApiServer, free_port};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
@@ -21,23 +21,6 @@ use serde_json::{Value, json};
 
 const ROLE_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
 const WAIT: Duration = Duration::from_secs(30);
-
-fn profiles(client: &kube::Client) -> Api<DynamicObject> {
-    let resource = kube::api::ApiResource::from_gvk_with_plural(
-        &kube::api::GroupVersionKind::gvk("kubeflow.org", "v1", "Profile"),
-        "profiles",
-    );
-    Api::all_with(client.clone(), &resource)
-}
-
-fn profile(name: &str, role: &str) -> DynamicObject {
-    serde_json::from_value(json!({
-        "apiVersion": "kubeflow.org/v1", "kind": "Profile", "metadata": {"name": name},
-        "spec": {"owner": {"kind": "User", "name": format!("{name}@example.com")},
-                 "plugins": [{"kind": "AwsIamForServiceAccount", "spec": {"awsIamRole": role_arn(role)}}]}
-    }))
-    .unwrap()
-}
 
 /// The controller as a process, as a Deployment would run it.
 fn controller(dir: &std::path::Path, api: &KubeApiServer, iam: &Iam, name: &str) -> (Proc, u16) {

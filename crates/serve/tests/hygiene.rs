@@ -66,6 +66,17 @@ fn time_to_close(mut stream: TcpStream, limit: Duration) -> Duration {
     }
 }
 
+/// Sends `request` and reads until the server closes: how long that took, and what came back.
+fn answer_to(addr: SocketAddr, request: &[u8]) -> (Duration, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(request).unwrap();
+    let start = Instant::now();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    (start.elapsed(), String::from_utf8_lossy(&out).into_owned())
+}
+
 fn get_ok(addr: SocketAddr) -> Duration {
     let start = Instant::now();
     let mut s = TcpStream::connect(addr).unwrap();
@@ -120,27 +131,19 @@ async fn a_stalled_or_endless_body_gets_an_answer_in_bounded_time() {
     let server = start(limits()).await;
     let addr = server.addr;
     let stalled = blocking(move || {
-        let mut s = TcpStream::connect(addr).unwrap();
-        s.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 50000000\r\n\r\n24 bytes of a huge body")
-            .unwrap();
-        let start = Instant::now();
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut out = Vec::new();
-        let _ = s.read_to_end(&mut out);
-        (start.elapsed(), String::from_utf8_lossy(&out).into_owned())
+        answer_to(
+            addr,
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 50000000\r\n\r\n24 bytes of a huge body",
+        )
     })
     .await;
     assert!(stalled.0 < Duration::from_secs(3), "{stalled:?}");
     assert!(stalled.1.starts_with("HTTP/1.1 4"), "a 4xx answer: {}", stalled.1);
     let endless = blocking(move || {
-        let mut s = TcpStream::connect(addr).unwrap();
-        s.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFF\r\nabc")
-            .unwrap();
-        let start = Instant::now();
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut out = Vec::new();
-        let _ = s.read_to_end(&mut out);
-        (start.elapsed(), String::from_utf8_lossy(&out).into_owned())
+        answer_to(
+            addr,
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFF\r\nabc",
+        )
     })
     .await;
     assert!(endless.0 < Duration::from_secs(3), "{endless:?}");

@@ -377,3 +377,22 @@ pub fn subset(expected: &Value, actual: &Value, path: &str) -> Result<(), String
         _ => Err(format!("{path}: {actual}, expected {expected}")),
     }
 }
+
+/// The Profiles of the cluster (`kubeflow.org/v1`).
+pub fn profiles(client: &kube::Client) -> Api<DynamicObject> {
+    let resource = ApiResource::from_gvk_with_plural(
+        &kube::api::GroupVersionKind::gvk("kubeflow.org", "v1", "Profile"),
+        "profiles",
+    );
+    Api::all_with(client.clone(), &resource)
+}
+
+/// Profile `name` owned by `name@example.com`, with the AWS plugin naming `role`.
+pub fn profile(name: &str, role: &str) -> DynamicObject {
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "kubeflow.org/v1", "kind": "Profile", "metadata": {"name": name},
+        "spec": {"owner": {"kind": "User", "name": format!("{name}@example.com")},
+                 "plugins": [{"kind": "AwsIamForServiceAccount", "spec": {"awsIamRole": role_arn(role)}}]}
+    }))
+    .unwrap()
+}
