@@ -88,29 +88,8 @@ async fn a_real_pod_token_becomes_its_profile_role_credentials() {
     cluster::install_istio_authorization_policy_crd(&client).await;
     cluster::create_namespace(&client, "kubeflow", &[]).await;
 
-    // The profile controller.
-    let labels = cluster::workspace().join("deploy/profile-controller/namespace-labels.yaml");
-    let env_root: Vec<(&str, String)> = iam.root_env();
-    let env_root: Vec<(&str, &str)> = env_root.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let metrics = free_port();
-    let _controller = Proc::irsa(
-        d,
-        "profile-controller",
-        &[
-            "profile-controller",
-            "--kubeconfig",
-            api.kubeconfig.to_str().unwrap(),
-            "--endpoint-url",
-            &iam.endpoint,
-            "--oidc-issuer",
-            api.issuer(),
-            "--namespace-labels-path",
-            labels.to_str().unwrap(),
-            "--metrics-bind-address",
-            &format!("127.0.0.1:{metrics}"),
-        ],
-        &env_root,
-    );
+    // The profile controller, as a Deployment runs it.
+    let (_controller, _) = cluster::profile_controller(d, &api, &iam, "profile-controller");
 
     // The webhook, registered for every namespace.
     let pki = Pki::new();

@@ -10,8 +10,8 @@ mod cluster;
 
 use std::time::Duration;
 
-use cluster::{Iam, Proc, client, profile, profiles, role_arn, subject, wait_for};
-use irsa_testkit::{KubeApiServer, free_port};
+use cluster::{Iam, client, profile, profile_controller, profiles, role_arn, subject, wait_for};
+use irsa_testkit::KubeApiServer;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use k8s_openapi::api::events::v1::Event;
@@ -21,39 +21,6 @@ use serde_json::{Value, json};
 
 const ROLE_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
 const WAIT: Duration = Duration::from_secs(30);
-
-/// The controller as a process, as a Deployment would run it.
-fn controller(dir: &std::path::Path, api: &KubeApiServer, iam: &Iam, name: &str) -> (Proc, u16) {
-    let metrics = free_port();
-    let labels = cluster::workspace().join("deploy/profile-controller/namespace-labels.yaml");
-    let mut env: Vec<(&str, String)> = iam.root_env();
-    env.push(("POD_NAME", name.to_owned()));
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let proc = Proc::irsa(
-        dir,
-        name,
-        &[
-            "profile-controller",
-            "--kubeconfig",
-            api.kubeconfig.to_str().unwrap(),
-            "--endpoint-url",
-            &iam.endpoint,
-            "--oidc-issuer",
-            api.issuer(),
-            "--namespace-labels-path",
-            labels.to_str().unwrap(),
-            "--metrics-bind-address",
-            &format!("127.0.0.1:{metrics}"),
-            "--leader-elect",
-            "--leader-election-namespace",
-            "kubeflow",
-            "--iam-qps",
-            "50",
-        ],
-        &env,
-    );
-    (proc, metrics)
-}
 
 fn condition<'a>(p: &'a DynamicObject, type_: &str) -> Option<&'a Value> {
     p.data["status"]["conditions"]
@@ -102,7 +69,7 @@ async fn a_profile_is_applied_trusted_handed_over_and_revoked_on_a_real_api_serv
     iam.register_cluster(&api, &["kf-user", "kf-other"]);
     cluster::install_profile_crd(&client).await;
     cluster::create_namespace(&client, "kubeflow", &[]).await;
-    let (_controller, _) = controller(dir.path(), &api, &iam, "controller-a");
+    let (_controller, _) = profile_controller(dir.path(), &api, &iam, "controller-a");
 
     // No Istio CRDs in this cluster yet: everything else of the Profile is applied.
     let profiles = profiles(&client);
@@ -238,14 +205,14 @@ async fn two_controllers_share_a_lease_and_the_second_takes_over_when_the_first_
     cluster::install_profile_crd(&client).await;
     cluster::install_istio_authorization_policy_crd(&client).await;
     cluster::create_namespace(&client, "kubeflow", &[]).await;
-    let (mut first, first_metrics) = controller(dir.path(), &api, &iam, "controller-a");
+    let (mut first, first_metrics) = profile_controller(dir.path(), &api, &iam, "controller-a");
     let leases: Api<Lease> = Api::namespaced(client.clone(), "kubeflow");
     let holder = || async {
         let lease = leases.get_opt("irsa-profile-controller").await.ok().flatten()?;
         lease.spec?.holder_identity
     };
     assert_eq!(wait_for("a leader", WAIT, holder).await, "controller-a");
-    let (_second, second_metrics) = controller(dir.path(), &api, &iam, "controller-b");
+    let (_second, second_metrics) = profile_controller(dir.path(), &api, &iam, "controller-b");
     // The second waits: not ready, and the Lease stays with the first.
     let readyz = |port: u16| irsa_testkit::http_get(port, "/readyz").map(|(s, _)| s).unwrap_or(0);
     wait_for("controller-b serving /readyz", WAIT, || async {

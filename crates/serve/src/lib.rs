@@ -163,31 +163,13 @@ pub struct Stats {
     pub evicted: AtomicU64,
 }
 
-impl Stats {
-    /// The counters by name.
-    #[must_use]
-    pub fn snapshot(&self) -> [(&'static str, u64); 6] {
-        [
-            ("accepted", self.accepted.load(Ordering::Relaxed)),
-            ("refused", self.refused.load(Ordering::Relaxed)),
-            ("accept_errors", self.accept_errors.load(Ordering::Relaxed)),
-            ("handshake_timeouts", self.handshake_timeouts.load(Ordering::Relaxed)),
-            ("idle_closed", self.idle_closed.load(Ordering::Relaxed)),
-            ("evicted", self.evicted.load(Ordering::Relaxed)),
-        ]
-    }
-}
-
-/// Where TLS comes from: a fixed configuration, or one looked up per connection (a
-/// certificate hot-reloaded from disk).
+/// Plain HTTP or HTTPS.
 #[derive(Clone)]
 pub enum Tls {
     /// Plain HTTP.
     None,
-    /// This configuration for every connection.
+    /// This configuration for every connection (certificate hot reload lives in its resolver).
     Fixed(Arc<rustls::ServerConfig>),
-    /// The configuration current when a connection arrives.
-    Dynamic(Arc<dyn Fn() -> Arc<rustls::ServerConfig> + Send + Sync>),
 }
 
 impl std::fmt::Debug for Tls {
@@ -195,7 +177,6 @@ impl std::fmt::Debug for Tls {
         f.write_str(match self {
             Tls::None => "Tls::None",
             Tls::Fixed(_) => "Tls::Fixed",
-            Tls::Dynamic(_) => "Tls::Dynamic",
         })
     }
 }
@@ -305,7 +286,6 @@ pub async fn serve(
         let tls = match &tls {
             Tls::None => None,
             Tls::Fixed(config) => Some(config.clone()),
-            Tls::Dynamic(current) => Some(current()),
         };
         tokio::spawn(async move {
             let io = idle::Tracked::new(tcp, activity.clone());
@@ -349,28 +329,6 @@ pub async fn serve(
         tracing::warn!("graceful shutdown timed out; closing remaining connections");
     }
     Ok(())
-}
-
-/// Binds `addr` and [`serve`]s there: for the plain metrics and health ports.
-///
-/// # Errors
-/// The bind failing.
-pub async fn bind_and_serve(
-    addr: SocketAddr,
-    router: Router,
-    limits: Limits,
-    shutdown: impl Future<Output = ()> + Send,
-) -> std::io::Result<()> {
-    let listener = TcpListener::bind(addr).await?;
-    serve(
-        listener,
-        router,
-        Tls::None,
-        limits,
-        Arc::new(Stats::default()),
-        shutdown,
-    )
-    .await
 }
 
 /// Back-off after accept errors: 10 ms doubling to 1 s; a warning at most once a second.

@@ -396,3 +396,36 @@ pub fn profile(name: &str, role: &str) -> DynamicObject {
     }))
     .unwrap()
 }
+
+/// The controller as a process, as a Deployment would run it.
+pub fn profile_controller(dir: &std::path::Path, api: &KubeApiServer, iam: &Iam, name: &str) -> (Proc, u16) {
+    let metrics = free_port();
+    let labels = workspace().join("deploy/profile-controller/namespace-labels.yaml");
+    let mut env: Vec<(&str, String)> = iam.root_env();
+    env.push(("POD_NAME", name.to_owned()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let proc = Proc::irsa(
+        dir,
+        name,
+        &[
+            "profile-controller",
+            "--kubeconfig",
+            api.kubeconfig.to_str().unwrap(),
+            "--endpoint-url",
+            &iam.endpoint,
+            "--oidc-issuer",
+            api.issuer(),
+            "--namespace-labels-path",
+            labels.to_str().unwrap(),
+            "--metrics-bind-address",
+            &format!("127.0.0.1:{metrics}"),
+            "--leader-elect",
+            "--leader-election-namespace",
+            "kubeflow",
+            "--iam-qps",
+            "50",
+        ],
+        &env,
+    );
+    (proc, metrics)
+}
